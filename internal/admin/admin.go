@@ -1,0 +1,151 @@
+// Package admin serves the operators' listener: Prometheus metrics, liveness
+// and readiness, and the token-protected admin API (targets and their
+// breakers, drains, usage, reload). It holds no state of its own: it reads
+// and steers the parts the app hands it.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/relais/relais/internal/route"
+	"github.com/relais/relais/internal/usage"
+)
+
+// Backend is what the admin API reads and steers.
+type Backend interface {
+	States() *route.States
+	Usage() *usage.Accounts
+	// Reload re-reads the config file and swaps it in, or returns why not.
+	Reload(ctx context.Context) error
+	Ready() bool
+}
+
+// Server is the admin HTTP handler.
+type Server struct {
+	b     Backend
+	token [sha256.Size]byte
+	open  bool // no token configured (allowed on loopback only)
+	gath  prometheus.Gatherer
+}
+
+// New returns the admin handler. An empty token leaves the API open, which
+// config validation allows only on a loopback listener.
+func New(b Backend, token string, gath prometheus.Gatherer) *Server {
+	return &Server{b: b, token: sha256.Sum256([]byte(token)), open: token == "", gath: gath}
+}
+
+// Handler returns the admin routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gath, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.b.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /admin/api/targets", s.auth(s.targets))
+	mux.Handle("POST /admin/api/targets/disable", s.auth(func(w http.ResponseWriter, r *http.Request) { s.setDisabled(w, r, true) }))
+	mux.Handle("POST /admin/api/targets/enable", s.auth(func(w http.ResponseWriter, r *http.Request) { s.setDisabled(w, r, false) }))
+	mux.Handle("GET /admin/api/usage", s.auth(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"usage": s.b.Usage().Rows()})
+	}))
+	mux.Handle("POST /admin/api/reload", s.auth(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.b.Reload(r.Context()); err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, apiErr("reload_refused", "config refused, the running config stays: "+err.Error()))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	}))
+	return mux
+}
+
+func (s *Server) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.open {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			sum := sha256.Sum256([]byte(got))
+			if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+				writeJSON(w, http.StatusUnauthorized, apiErr("unauthorized", "send the admin token as 'Authorization: Bearer <token>'"))
+				return
+			}
+		}
+		h(w, r)
+	})
+}
+
+// Target is one provider model as the admin API shows it.
+type Target struct {
+	Provider  string     `json:"provider"`
+	Model     string     `json:"model"`
+	Breaker   string     `json:"breaker"`
+	OpenUntil *time.Time `json:"open_until,omitempty"`
+	Disabled  bool       `json:"disabled"`
+	LatencyMS float64    `json:"latency_ewma_ms"`
+}
+
+func (s *Server) targets(w http.ResponseWriter, _ *http.Request) {
+	all := s.b.States().All()
+	out := make([]Target, 0, len(all))
+	for _, st := range all {
+		t := Target{Provider: st.Provider, Model: st.Model, Breaker: st.Breaker.State().String(),
+			Disabled: st.Disabled(), LatencyMS: float64(st.Latency().Microseconds()) / 1000}
+		if u := st.Breaker.OpenUntil(); !u.IsZero() {
+			t.OpenUntil = &u
+		}
+		out = append(out, t)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"targets": out})
+}
+
+// setDisabled drains or restores the targets named by {"provider": …, "model": …};
+// without a model, every model of the provider.
+func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, disabled bool) {
+	var sel struct {
+		Provider string `json:"provider"`
+		Model    string `json:"model"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sel); err != nil || sel.Provider == "" {
+		writeJSON(w, http.StatusBadRequest, apiErr("bad_request", `send {"provider": "<name>", "model": "<model>"} (model optional: all models of the provider)`))
+		return
+	}
+	var changed []Target
+	for _, st := range s.b.States().All() {
+		if st.Provider == sel.Provider && (sel.Model == "" || st.Model == sel.Model) {
+			st.SetDisabled(disabled)
+			changed = append(changed, Target{Provider: st.Provider, Model: st.Model, Breaker: st.Breaker.State().String(), Disabled: disabled})
+		}
+	}
+	if len(changed) == 0 {
+		writeJSON(w, http.StatusNotFound, apiErr("not_found", "no target matches provider "+sel.Provider+" model "+sel.Model))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"targets": changed})
+}
+
+func apiErr(code, msg string) map[string]any {
+	return map[string]any{"error": map[string]string{"code": code, "message": msg}}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

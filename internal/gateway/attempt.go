@@ -1,0 +1,351 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/relais/relais/internal/health"
+	"github.com/relais/relais/internal/provider"
+	"github.com/relais/relais/internal/route"
+)
+
+type bodyBuf = bytes.Buffer
+
+// maxUpstreamBody caps a non-streaming answer read into memory.
+const maxUpstreamBody = 64 << 20
+
+// minAttemptBudget is the least time worth starting an attempt with.
+const minAttemptBudget = 5 * time.Millisecond
+
+var (
+	errTimeoutHeader     = errors.New("no response headers within timeouts.header")
+	errTimeoutFirstToken = errors.New("no first token within timeouts.first_token")
+	errTimeoutIdle       = errors.New("stream idle past timeouts.idle")
+	errTimeoutAttempt    = errors.New("no answer within timeouts.attempt")
+)
+
+type usage struct {
+	input, output, cached, chars int
+}
+
+func (u usage) total() int { return u.input + u.output }
+
+// failure remembers the last failed attempt, for the error the client gets
+// when every target failed.
+type failure struct {
+	target *route.Target
+	res    result
+	retry  time.Duration
+}
+
+// attemptLoop walks the route's targets in order, following decide for each
+// attempt, until one answer goes to the client or the budget is spent.
+func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request) {
+	var orderBuf [route.MaxTargets]*route.Target
+	n := route.Needs{}
+	if req.route.Restricted() {
+		n = needs(req.body)
+	}
+	order := req.route.Order(orderBuf[:0], n)
+	if len(order) == 0 {
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "no_target",
+			Message: "No target of route '" + req.route.Name + "' can serve this request (all drained, or none has the capabilities it needs: tools, images, JSON schema or context size)."})
+		req.status = http.StatusServiceUnavailable
+		return
+	}
+	req.first = order[0]
+	var last *failure
+	var skippedBuf [route.MaxTargets]*route.Target
+	skipped := skippedBuf[:0]
+	tried := false
+	for _, t := range order {
+		permit := t.Breaker.Allow()
+		if permit == route.Denied {
+			skipped = append(skipped, t)
+			g.metrics.skip(t)
+			continue
+		}
+		tried = true
+		if g.tryTarget(ctx, w, rt, req, t, permit, &last) {
+			return
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	// Every target was open or cooling: try them anyway, in order, rather than fail untried.
+	if !tried {
+		for _, t := range skipped {
+			if g.tryTarget(ctx, w, rt, req, t, route.Forced, &last) {
+				return
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	g.writeExhausted(ctx, w, req, last)
+}
+
+// tryTarget makes up to retries.attempts attempts at t. It reports whether
+// the request is finished (an answer went to the client).
+func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request, t *route.Target, permit route.Permit, last **failure) bool {
+	body, err := rewrite(req.body, t.Model, req.p)
+	if err != nil {
+		writeError(w, errInvalidRequest("cannot rewrite the request for "+t.Provider+": "+err.Error(), ""))
+		req.status = http.StatusBadRequest
+		return true
+	}
+	call := &provider.Call{Endpoint: req.endpoint, Model: t.Model, Body: body, Stream: req.p.stream, RequestID: req.id}
+	for try := 1; try <= rt.Retries.Attempts; try++ {
+		if time.Until(req.deadline) < minAttemptBudget {
+			return false
+		}
+		req.attempts++
+		started := g.clk.Now()
+		var res result
+		var up *upstream
+		if req.p.stream {
+			res = g.streamAttempt(ctx, w, rt, req, t, call)
+		} else {
+			res, up = g.plainAttempt(ctx, rt, req, t, call)
+		}
+		v := decide(res, rt.Retries.MaxRetryAfter.D())
+		latency := g.clk.Now().Sub(started)
+
+		switch {
+		case v.cool:
+			t.Breaker.Cooldown(permit, v.cooling)
+		default:
+			t.Breaker.Record(permit, !v.failure)
+		}
+		if res.outcome == health.OK {
+			t.ObserveLatency(latency)
+		}
+		if v.badConfig {
+			g.log.Error("provider refused relais's credentials; check its api_key", "provider", t.Provider, "model", t.Model, "status", res.status)
+		}
+		final := v.done
+		if v.done && !res.committed && up != nil {
+			req.status = up.status
+			g.writeUpstream(w, req, t, up)
+		}
+		if v.done {
+			req.served, req.outcome = t, res.outcome
+			if req.status == 0 {
+				req.status = res.status
+			}
+		}
+		g.observe(req, t, res, started, latency, final)
+		if v.done {
+			return true
+		}
+		*last = &failure{target: t, res: res, retry: res.retry}
+		if !v.same || try == rt.Retries.Attempts || ctx.Err() != nil {
+			return false
+		}
+		wait := v.wait
+		if wait == 0 {
+			wait = backoff(rt.Retries.Backoff.D(), rt.Retries.MaxBackoff.D(), try)
+		}
+		if time.Until(req.deadline) < wait+minAttemptBudget || !sleep(ctx, wait) {
+			return false
+		}
+		// A retry needs a fresh permit: the breaker may have opened meanwhile.
+		if permit = t.Breaker.Allow(); permit == route.Denied {
+			return false
+		}
+	}
+	return false
+}
+
+// backoff is exponential with equal jitter: never zero, so never a tight loop.
+func backoff(base, maxD time.Duration, try int) time.Duration {
+	d := min(base<<min(try-1, 16), maxD)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// upstream is a whole non-streaming answer.
+type upstream struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// plainAttempt sends a non-streaming call and reads the whole answer.
+func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t *route.Target, call *provider.Call) (result, *upstream) {
+	timeout := min(rt.Timeouts.Attempt.D(), time.Until(req.deadline))
+	actx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeoutAttempt)
+	defer cancel()
+	resp, err := t.Upstream.Do(actx, call)
+	if err != nil {
+		return transportResult(ctx, actx, err), nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
+	if err != nil {
+		return transportResult(ctx, actx, err), nil
+	}
+	res := result{status: resp.StatusCode, retry: -1}
+	up := &upstream{status: resp.StatusCode, header: resp.Header, body: body}
+	if resp.StatusCode == http.StatusOK {
+		u := readUsage(body)
+		req.usage = u
+		res.outcome = health.OK
+		if req.endpoint == provider.ChatCompletions && u.chars == 0 && !gjson.GetBytes(body, "choices.0.message.tool_calls").Exists() {
+			res.outcome = health.EmptyOutput
+		}
+		return res, up
+	}
+	classifyStatus(&res, resp.Header, body, g.clk.Now())
+	return res, up
+}
+
+// classifyStatus fills the outcome of an HTTP error answer.
+func classifyStatus(res *result, h http.Header, body []byte, now time.Time) {
+	res.retry = parseRetryAfter(h, now)
+	switch {
+	case res.status == http.StatusTooManyRequests:
+		res.outcome = health.HTTP429
+	case res.status >= 500:
+		res.outcome = health.HTTP5xx
+	default:
+		res.outcome = health.HTTP4xx
+		if res.status == http.StatusBadRequest {
+			code := gjson.GetBytes(body, "error.code").Str
+			res.contextLength = code == "context_length_exceeded" ||
+				strings.Contains(gjson.GetBytes(body, "error.message").Str, "maximum context length")
+		}
+	}
+}
+
+// transportResult classifies an error before or while reading an answer.
+func transportResult(reqCtx, attemptCtx context.Context, err error) result {
+	res := result{retry: -1, err: err}
+	switch {
+	case reqCtx.Err() != nil && errors.Is(context.Cause(reqCtx), context.Canceled):
+		res.outcome = health.ClientCanceled
+	case reqCtx.Err() != nil:
+		res.outcome = health.TimeoutAttempt // the request deadline
+	default:
+		switch context.Cause(attemptCtx) {
+		case errTimeoutHeader:
+			res.outcome = health.TimeoutHeader
+		case errTimeoutFirstToken:
+			res.outcome = health.TimeoutFirstToken
+		case errTimeoutIdle:
+			res.outcome = health.TimeoutIdle
+		case errTimeoutAttempt:
+			res.outcome = health.TimeoutAttempt
+		default:
+			res.outcome = health.ConnError
+		}
+	}
+	return res
+}
+
+func readUsage(body []byte) usage {
+	r := gjson.GetManyBytes(body, "usage.prompt_tokens", "usage.completion_tokens",
+		"usage.prompt_tokens_details.cached_tokens", "choices.0.message.content")
+	return usage{input: int(r[0].Int()), output: int(r[1].Int()), cached: int(r[2].Int()), chars: len(r[3].Str)}
+}
+
+// writeUpstream sends a whole upstream answer to the client.
+func (g *Gateway) writeUpstream(w http.ResponseWriter, req *request, t *route.Target, up *upstream) {
+	h := w.Header()
+	if ct := up.header.Get("Content-Type"); ct != "" {
+		h.Set("Content-Type", ct)
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(up.body)))
+	if up.status != http.StatusOK {
+		if ra := up.header.Get("Retry-After"); ra != "" {
+			h.Set("Retry-After", ra)
+		}
+	}
+	setServedBy(h, req, t)
+	w.WriteHeader(up.status)
+	_, _ = w.Write(up.body)
+}
+
+func setServedBy(h http.Header, req *request, t *route.Target) {
+	h.Set("X-Relais-Provider", t.Provider)
+	h.Set("X-Relais-Model", t.Model)
+	h.Set("X-Relais-Attempts", strconv.Itoa(req.attempts))
+}
+
+// writeExhausted answers when no target served the request.
+func (g *Gateway) writeExhausted(ctx context.Context, w http.ResponseWriter, req *request, last *failure) {
+	h := w.Header()
+	h.Set("X-Relais-Attempts", strconv.Itoa(req.attempts))
+	if errors.Is(context.Cause(ctx), context.Canceled) {
+		req.status, req.outcome = 499, health.ClientCanceled
+		w.WriteHeader(499)
+		return
+	}
+	e := &apiError{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_unavailable"}
+	switch {
+	case last == nil:
+		e.Status, e.Code = http.StatusServiceUnavailable, "no_target_available"
+		e.Message = "No target of route '" + req.route.Name + "' could be tried within the request deadline."
+	case last.res.outcome == health.HTTP429:
+		e.Status, e.Type, e.Code = http.StatusTooManyRequests, "requests", "rate_limit_exceeded"
+		e.Message = "Every provider of route '" + req.route.Name + "' is rate limiting; last: " + describe(last) + "."
+		setRetryAfter(h, max(last.retry, time.Second))
+	case ctx.Err() != nil:
+		e.Status, e.Code = http.StatusGatewayTimeout, "deadline_exceeded"
+		e.Message = "Route '" + req.route.Name + "' did not answer within the request deadline; last: " + describe(last) + "."
+	default:
+		e.Message = "Every target of route '" + req.route.Name + "' failed; last: " + describe(last) + "."
+	}
+	req.status = e.Status
+	if last != nil {
+		req.outcome = last.res.outcome
+	}
+	writeError(w, e)
+}
+
+func describe(f *failure) string {
+	s := f.target.Provider + "/" + f.target.Model + " " + f.res.outcome.String()
+	if f.res.status != 0 {
+		s += " (HTTP " + strconv.Itoa(f.res.status) + ")"
+	}
+	return s
+}
+
+// observe publishes the attempt's Observation; it never blocks.
+func (g *Gateway) observe(req *request, t *route.Target, res result, started time.Time, latency time.Duration, final bool) {
+	o := health.Observation{
+		Time: started, RequestID: req.id, Route: req.route.Name, Provider: t.Provider, Model: t.Model,
+		Key: req.client.Name, Attempt: req.attempts, Final: final, Outcome: res.outcome, Status: res.status,
+		Latency: latency, Stream: req.p.stream, Fallback: final && t != req.first,
+	}
+	if final {
+		o.TTFT = req.ttft
+		o.InputTokens, o.OutputTokens, o.CachedTokens, o.OutputChars = req.usage.input, req.usage.output, req.usage.cached, req.usage.chars
+	}
+	g.metrics.attempt(t, res.outcome)
+	g.obs.Publish(o)
+}

@@ -1,0 +1,247 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/relais/relais/internal/clock"
+	"github.com/relais/relais/internal/config"
+	"github.com/relais/relais/internal/health"
+	"github.com/relais/relais/internal/limit"
+	"github.com/relais/relais/internal/provider"
+	"github.com/relais/relais/internal/route"
+)
+
+// Runtime is one config generation of everything the hot path reads. A reload
+// builds a new Runtime and swaps it in atomically; requests already running
+// finish on the one they started with.
+type Runtime struct {
+	Router    *route.Router
+	Keys      *limit.Keys
+	Admission *limit.Admission
+	Timeouts  config.Timeouts
+	Retries   config.Retries
+	MaxBody   int64
+	LogBodies bool
+}
+
+// Gateway is the AI API handler.
+type Gateway struct {
+	rt       atomic.Pointer[Runtime]
+	obs      *health.Queue
+	metrics  *Metrics
+	log      *slog.Logger
+	clk      clock.Clock
+	bufs     sync.Pool
+	draining atomic.Bool
+}
+
+// New returns a gateway serving rt.
+func New(rt *Runtime, obs *health.Queue, m *Metrics, log *slog.Logger, clk clock.Clock) *Gateway {
+	g := &Gateway{obs: obs, metrics: m, log: log, clk: clk}
+	g.rt.Store(rt)
+	return g
+}
+
+// Swap installs a new config generation.
+func (g *Gateway) Swap(rt *Runtime) { g.rt.Store(rt) }
+
+// Runtime returns the config generation in use.
+func (g *Gateway) Runtime() *Runtime { return g.rt.Load() }
+
+// Handler returns the AI API routes.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		g.serve(w, r, provider.ChatCompletions)
+	})
+	mux.HandleFunc("POST /v1/embeddings", func(w http.ResponseWriter, r *http.Request) {
+		g.serve(w, r, provider.Embeddings)
+	})
+	mux.HandleFunc("GET /v1/models", g.models)
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
+			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". relais serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models."})
+	})
+	return mux
+}
+
+// request is the state of one client request across its attempts.
+type request struct {
+	id       string
+	start    time.Time
+	deadline time.Time
+	endpoint provider.Endpoint
+	client   *limit.Client
+	route    *route.Route
+	body     []byte
+	p        peeked
+	attempts int
+	first    *route.Target // the request's first choice
+	// what went to the client
+	status  int
+	served  *route.Target
+	usage   usage
+	ttft    time.Duration
+	outcome health.Outcome
+	elapsed time.Duration
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endpoint) {
+	rt := g.rt.Load()
+	req := &request{id: newRequestID(), start: g.clk.Now(), endpoint: ep}
+	w.Header().Set("X-Relais-Request-Id", req.id)
+	defer g.accessLog(r.Context(), req, rt.LogBodies)
+
+	client, ok := rt.Keys.Authenticate(r)
+	if !ok {
+		g.fail(w, req, errUnauthorized(), "unauthorized")
+		return
+	}
+	req.client = client
+
+	release, err := rt.Admission.Acquire(r.Context())
+	if err != nil {
+		g.reject(w, req, err)
+		return
+	}
+	defer release()
+
+	d := client.Admit(req.start)
+	d.SetHeaders(w.Header())
+	if !d.Allowed {
+		setRetryAfter(w.Header(), d.RetryAfter)
+		g.fail(w, req, &apiError{Status: http.StatusTooManyRequests, Type: d.Limit, Code: "rate_limit_exceeded",
+			Message: "Rate limit reached for key " + client.Name + " on " + d.Limit + " per minute. Retry after the time in Retry-After."}, "rate_limited")
+		return
+	}
+
+	body, buf, aerr := g.readBody(w, r, rt.MaxBody)
+	if buf != nil {
+		defer g.bufs.Put(buf)
+	}
+	if aerr != nil {
+		g.fail(w, req, aerr, "")
+		return
+	}
+	req.body = body
+	p, aerr := peek(body)
+	if aerr != nil {
+		g.fail(w, req, aerr, "")
+		return
+	}
+	if ep == provider.Embeddings {
+		p.stream = false
+	}
+	req.p = p
+	rte, ok := rt.Router.Lookup(p.model)
+	if !ok {
+		g.fail(w, req, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "model_not_found", Param: "model",
+			Message: "The model '" + p.model + "' does not exist on this gateway. GET /v1/models lists the models you can use."}, "")
+		return
+	}
+	if !client.Allows(rte.Name) {
+		g.fail(w, req, &apiError{Status: http.StatusForbidden, Type: "invalid_request_error", Code: "model_not_allowed", Param: "model",
+			Message: "The key " + client.Name + " may not use the model '" + p.model + "'."}, "")
+		return
+	}
+	req.route = rte
+	// The deadline is enforced by real timers (context, time.Until), so it is
+	// real time; g.clk, which tests may fake, only stamps and measures.
+	req.deadline = time.Now().Add(rt.Timeouts.Request.D())
+	ctx, cancel := context.WithDeadline(r.Context(), req.deadline)
+	defer cancel()
+
+	g.attemptLoop(ctx, w, rt, req)
+
+	if req.usage.total() > 0 {
+		client.Spend(g.clk.Now(), req.usage.total())
+	}
+}
+
+// fail answers a request refused before any attempt.
+func (g *Gateway) fail(w http.ResponseWriter, req *request, e *apiError, reason string) {
+	req.status = e.Status
+	if reason != "" {
+		g.metrics.rejected(reason)
+	}
+	writeError(w, e)
+}
+
+func errUnauthorized() *apiError {
+	return &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+		Message: "Incorrect or missing API key. Send your relais key as 'Authorization: Bearer <key>'."}
+}
+
+func (g *Gateway) reject(w http.ResponseWriter, req *request, err error) {
+	var rej *limit.Rejected
+	if errors.As(err, &rej) {
+		setRetryAfter(w.Header(), rej.RetryAfter())
+		g.fail(w, req, &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "overloaded",
+			Message: "relais is at capacity (" + rej.Error() + "). Retry after the time in Retry-After."}, "overloaded")
+		return
+	}
+	// The client went away while queued: nobody reads the answer.
+	g.metrics.rejected("client_canceled")
+	req.status = 499
+	w.WriteHeader(499)
+}
+
+// readBody reads the whole body under the size cap into a pooled buffer.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, limitBytes int64) ([]byte, *bodyBuf, *apiError) {
+	buf, _ := g.bufs.Get().(*bodyBuf)
+	if buf == nil {
+		buf = new(bodyBuf)
+	}
+	buf.Reset()
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limitBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, buf, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
+				Message: "Request body is larger than the " + strconv.FormatInt(limitBytes, 10) + " bytes this gateway accepts."}
+		}
+		return nil, buf, errInvalidRequest("could not read the request body: "+err.Error(), "")
+	}
+	return buf.Bytes(), buf, nil
+}
+
+func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
+	rt := g.rt.Load()
+	w.Header().Set("X-Relais-Request-Id", newRequestID())
+	client, ok := rt.Keys.Authenticate(r)
+	if !ok {
+		writeError(w, errUnauthorized())
+		return
+	}
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list", Data: []model{}}
+	for _, name := range rt.Router.Names() {
+		if client.Allows(name) {
+			list.Data = append(list.Data, model{ID: name, Object: "model", OwnedBy: "relais"})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(list)
+}
+
+// SetDraining makes new requests fail fast during shutdown while in-flight ones finish.
+func (g *Gateway) SetDraining() { g.draining.Store(true) }
+
+// Draining reports whether shutdown started.
+func (g *Gateway) Draining() bool { return g.draining.Load() }

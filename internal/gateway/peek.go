@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/relais/relais/internal/route"
+)
+
+// peeked is what the gateway needs to know of a request body without decoding it.
+type peeked struct {
+	model        string
+	stream       bool
+	includeUsage bool // the client asked for the usage chunk itself
+}
+
+// peek validates the body as a JSON object and reads the few fields routing
+// needs. The body is not decoded: when the target speaks the client's format
+// it is forwarded as bytes with only `model` rewritten.
+func peek(body []byte) (peeked, *apiError) {
+	var p peeked
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return p, errInvalidRequest("request body is empty; send a JSON object", "")
+	}
+	if trimmed[0] != '{' || !gjson.ValidBytes(body) {
+		return p, errInvalidRequest("request body is not valid JSON: "+jsonProblem(body), "")
+	}
+	m := gjson.GetBytes(body, "model")
+	switch {
+	case !m.Exists():
+		return p, errInvalidRequest("you must provide a model parameter", "model")
+	case m.Type != gjson.String || m.Str == "":
+		return p, errInvalidRequest("model must be a non-empty string", "model")
+	}
+	p.model = m.Str
+	if s := gjson.GetBytes(body, "stream"); s.Exists() {
+		if s.Type != gjson.True && s.Type != gjson.False && s.Type != gjson.Null {
+			return p, errInvalidRequest("stream must be a boolean", "stream")
+		}
+		p.stream = s.Type == gjson.True
+	}
+	if p.stream {
+		p.includeUsage = gjson.GetBytes(body, "stream_options.include_usage").Type == gjson.True
+	}
+	return p, nil
+}
+
+// jsonProblem says where a body stops being JSON, for the 400 message.
+func jsonProblem(body []byte) string {
+	// encoding/json's scanner names the first bad byte exactly (a "}" closing
+	// a "[", a trailing comma, a bad escape); it runs on the error path only,
+	// and stops at the syntax error without decoding anything.
+	var se *json.SyntaxError
+	if err := json.Unmarshal(body, &struct{}{}); errors.As(err, &se) && se.Offset > 0 && se.Offset <= int64(len(body)) &&
+		!strings.HasPrefix(se.Error(), "unexpected end") {
+		at := int(se.Offset) - 1 // Offset counts the bytes read, the bad one included
+		line := 1 + bytes.Count(body[:at], []byte{'\n'})
+		col := at - bytes.LastIndexByte(body[:at], '\n')
+		return fmt.Sprintf("%s at line %d, column %d (offset %d)", se.Error(), line, col, at)
+	}
+	var depth, line, col = 0, 1, 0
+	inStr, esc := false, false
+	for i, c := range body {
+		col++
+		if c == '\n' {
+			line, col = line+1, 0
+		}
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case !inStr && (c == '{' || c == '['):
+			depth++
+		case !inStr && (c == '}' || c == ']'):
+			depth--
+			if depth < 0 {
+				return fmt.Sprintf("unexpected %q at line %d, column %d (offset %d)", c, line, col, i)
+			}
+		}
+	}
+	if inStr || depth > 0 {
+		return "unexpected end of input (unclosed string, object or array)"
+	}
+	return "check the syntax near the values (quotes, commas, colons)"
+}
+
+// needs reads what a request asks of its target: tools, images, a JSON
+// schema, and a rough prompt size in tokens (4 bytes a token).
+func needs(body []byte) route.Needs {
+	n := route.Needs{Tokens: len(body) / 4}
+	if t := gjson.GetBytes(body, "tools"); t.IsArray() && len(t.Array()) > 0 {
+		n.Caps |= route.Tools
+	} else if f := gjson.GetBytes(body, "functions"); f.IsArray() && len(f.Array()) > 0 {
+		n.Caps |= route.Tools
+	}
+	// Inside a JSON string a quote is escaped, so `"image_url"` only matches a key or a type value.
+	if bytes.Contains(body, []byte(`"image_url"`)) {
+		n.Caps |= route.Vision
+	}
+	if gjson.GetBytes(body, "response_format.type").Str == "json_schema" {
+		n.Caps |= route.JSONSchema
+	}
+	return n
+}
+
+// rewrite returns the body to send to a target: the target's model, and for
+// streams the usage chunk requested (relais needs usage even when the client
+// did not ask; the extra chunk is stripped on the way back).
+func rewrite(body []byte, model string, p peeked) ([]byte, error) {
+	out, err := sjson.SetBytes(body, "model", model)
+	if err != nil {
+		return nil, err
+	}
+	if p.stream && !p.includeUsage {
+		out, err = sjson.SetBytesOptions(out, "stream_options.include_usage", true, &sjson.Options{ReplaceInPlace: true})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

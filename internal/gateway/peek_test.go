@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/relais/relais/internal/route"
+)
+
+func TestPeek(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		body    string
+		want    peeked
+		wantErr string
+	}{
+		{"plain", `{"model":"chat","messages":[]}`, peeked{model: "chat"}, ""},
+		{"stream", `{"model":"chat","stream":true}`, peeked{model: "chat", stream: true}, ""},
+		{"stream with usage", `{"model":"chat","stream":true,"stream_options":{"include_usage":true}}`, peeked{model: "chat", stream: true, includeUsage: true}, ""},
+		{"empty", ``, peeked{}, "request body is empty"},
+		{"not json", `model=chat`, peeked{}, "not valid JSON"},
+		{"array", `[1,2]`, peeked{}, "not valid JSON"},
+		{"truncated", `{"model":"chat"`, peeked{}, "unexpected end of input"},
+		{"no model", `{"messages":[]}`, peeked{}, "you must provide a model parameter"},
+		{"model number", `{"model":4}`, peeked{}, "model must be a non-empty string"},
+		{"stream string", `{"model":"chat","stream":"yes"}`, peeked{}, "stream must be a boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := peek([]byte(tt.body))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Message, tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				if err.Status != 400 {
+					t.Errorf("status %d, want 400", err.Status)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRewrite(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"model":"chat","stream":true,"messages":[{"role":"user","content":"model"}]}`)
+	out, err := rewrite(body, "gpt-4o-mini", peeked{model: "chat", stream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := gjson.GetBytes(out, "model").Str; m != "gpt-4o-mini" {
+		t.Errorf("model = %q", m)
+	}
+	if !gjson.GetBytes(out, "stream_options.include_usage").Bool() {
+		t.Error("stream_options.include_usage not set for a stream")
+	}
+	if c := gjson.GetBytes(out, "messages.0.content").Str; c != "model" {
+		t.Errorf("content changed: %q", c)
+	}
+	if !bytes.Contains(body, []byte(`"model":"chat"`)) {
+		t.Error("the client's body was modified in place")
+	}
+}
+
+func TestNeeds(t *testing.T) {
+	t.Parallel()
+	n := needs([]byte(`{"model":"m","tools":[{"type":"function"}],"response_format":{"type":"json_schema"},
+		"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:"}}]}]}`))
+	if n.Caps != route.Tools|route.Vision|route.JSONSchema {
+		t.Errorf("caps = %b", n.Caps)
+	}
+	n = needs([]byte(`{"model":"m","messages":[{"role":"user","content":"say \"image_url\" please"}]}`))
+	if n.Caps != 0 {
+		t.Errorf("text mentioning image_url read as vision: caps = %b", n.Caps)
+	}
+}
+
+func TestReadEvent(t *testing.T) {
+	t.Parallel()
+	in := ": keepalive\n\nevent: x\ndata: {\"a\":1}\n\ndata: line1\ndata: line2\r\n\r\ndata: " + strings.Repeat("x", 40000) + "\n\ndata: [DONE]"
+	br := bufio.NewReaderSize(strings.NewReader(in), 16)
+	var got []string
+	var buf []byte
+	for {
+		d, err := readEvent(br, buf)
+		buf = d
+		if err != nil {
+			break
+		}
+		got = append(got, string(d))
+	}
+	want := []string{`{"a":1}`, "line1\nline2", strings.Repeat("x", 40000), "[DONE]"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d = %.40q, want %.40q", i, got[i], want[i])
+		}
+	}
+}
+
+func FuzzPeek(f *testing.F) {
+	f.Add([]byte(`{"model":"chat","stream":true,"stream_options":{"include_usage":true}}`))
+	f.Add([]byte(`{"model":"chat","messages":[{"role":"user","content":[{"type":"image_url"}]}],"tools":[{}]}`))
+	f.Add([]byte(`{"model":`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := peek(body)
+		if err != nil {
+			return
+		}
+		_ = needs(body)
+		if _, err := rewrite(body, "target-model", p); err != nil {
+			t.Fatalf("valid body %q failed to rewrite: %v", body, err)
+		}
+	})
+}
+
+func FuzzReadEvent(f *testing.F) {
+	f.Add([]byte("data: {\"a\":1}\n\ndata: [DONE]\n\n"))
+	f.Add([]byte(":x\r\ndata:\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		br := bufio.NewReaderSize(bytes.NewReader(in), 16)
+		var buf []byte
+		for range len(in) + 2 {
+			d, err := readEvent(br, buf)
+			buf = d
+			if err != nil {
+				return
+			}
+		}
+		t.Fatal("readEvent did not reach the end of its input")
+	})
+}

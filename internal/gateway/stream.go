@@ -1,0 +1,307 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/relais/relais/internal/health"
+	"github.com/relais/relais/internal/provider"
+	"github.com/relais/relais/internal/route"
+)
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+// Stream phases, each with its own timeout and cause.
+const (
+	phaseHeader int32 = iota
+	phaseFirstToken
+	phaseIdle
+)
+
+var phaseCause = [...]error{errTimeoutHeader, errTimeoutFirstToken, errTimeoutIdle}
+
+var (
+	sseData   = []byte("data:")
+	sseSpace  = []byte(" ")
+	sseDone   = []byte("[DONE]")
+	usageOpen = []byte(`"usage":{`)
+	errorKey  = []byte(`"error"`)
+)
+
+// streamAttempt sends a streaming call and copies its events to the client.
+// Until the first event with content, nothing is written, so the attempt can
+// still fail over; after that, a failure ends the stream with an SSE error
+// event.
+func (g *Gateway) streamAttempt(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request, t *route.Target, call *provider.Call) result {
+	sent := g.clk.Now()
+	sentAt := time.Now() // the phase timers run in real time, whatever g.clk is
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var phase atomic.Int32
+	timer := time.AfterFunc(min(rt.Timeouts.Header.D(), time.Until(req.deadline)), func() {
+		cancel(phaseCause[phase.Load()])
+	})
+	defer timer.Stop()
+
+	resp, err := t.Upstream.Do(actx, call)
+	if err != nil {
+		return transportResult(ctx, actx, err)
+	}
+	defer resp.Body.Close()
+	res := result{status: resp.StatusCode, retry: -1}
+	if resp.StatusCode != http.StatusOK {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return transportResult(ctx, actx, err)
+		}
+		classifyStatus(&res, resp.Header, body, g.clk.Now())
+		if decide(res, rt.Retries.MaxRetryAfter.D()).done {
+			// Returned to the client as it came (other 4xx).
+			req.status = resp.StatusCode
+			g.writeUpstream(w, req, t, &upstream{status: resp.StatusCode, header: resp.Header, body: body})
+			res.committed = true
+		}
+		return res
+	}
+	phase.Store(phaseFirstToken)
+	timer.Reset(time.Until(sentAt.Add(rt.Timeouts.FirstToken.D())))
+
+	s := &sseCopy{g: g, w: w, req: req, t: t}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(resp.Body)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
+	idle := rt.Timeouts.Idle.D()
+	for {
+		data, err := readEvent(br, s.scratch)
+		s.scratch = data
+		if err != nil {
+			return s.end(ctx, actx, err, &res)
+		}
+		if bytes.Equal(data, sseDone) {
+			s.done = true
+			return s.end(ctx, actx, io.EOF, &res)
+		}
+		if !gjson.ValidBytes(data) {
+			g.metrics.malformed(t)
+			continue
+		}
+		if !s.committed {
+			if isInbandError(data) {
+				res.outcome = health.InbandError
+				return res
+			}
+			s.hold(data)
+			if !hasContent(data) {
+				continue
+			}
+			req.ttft = g.clk.Now().Sub(sent)
+			if !s.commit() {
+				res.outcome = health.ClientCanceled
+				return res
+			}
+			res.committed = true
+			phase.Store(phaseIdle)
+			timer.Reset(idle)
+			continue
+		}
+		timer.Reset(idle)
+		if bytes.Contains(data, errorKey) && isInbandError(data) {
+			// The provider reported an error mid-answer: the client sees it as sent.
+			s.write(data)
+			res.outcome, res.committed = health.InbandError, true
+			return res
+		}
+		if !s.forward(data) {
+			res.outcome = health.ClientCanceled
+			return res
+		}
+	}
+}
+
+// readEvent reads the next SSE event that has data and returns its data
+// (multi-line data joined with \n) in buf, which it reuses. Other fields
+// (event:, id:, retry:) and comments carry nothing OpenAI streams need.
+func readEvent(br *bufio.Reader, buf []byte) ([]byte, error) {
+	buf = buf[:0]
+	has := false
+	for {
+		line, err := readLine(br)
+		if len(line) == 0 && err != nil {
+			if has && err == io.EOF {
+				return buf, nil
+			}
+			return buf, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			if has {
+				return buf, nil
+			}
+			continue
+		}
+		if v, ok := bytes.CutPrefix(line, sseData); ok {
+			if has {
+				buf = append(buf, '\n')
+			}
+			buf = append(buf, bytes.TrimPrefix(v, sseSpace)...)
+			has = true
+		}
+		if err != nil { // the stream ended mid-line
+			if has {
+				return buf, nil
+			}
+			return buf, err
+		}
+	}
+}
+
+// readLine returns one line, assembling lines longer than the reader's buffer.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	full := append([]byte(nil), line...)
+	for err == bufio.ErrBufferFull {
+		line, err = br.ReadSlice('\n')
+		full = append(full, line...)
+	}
+	return full, err
+}
+
+func isInbandError(data []byte) bool {
+	if e := gjson.GetBytes(data, "error"); e.Exists() && e.Type != gjson.Null {
+		return true
+	}
+	return gjson.GetBytes(data, "choices.0.finish_reason").Str == "error"
+}
+
+// hasContent reports whether an event carries something the client must see:
+// text, a tool call, a refusal or the end of the answer.
+func hasContent(data []byte) bool {
+	r := gjson.GetManyBytes(data, "choices.0.delta.content", "choices.0.delta.tool_calls",
+		"choices.0.delta.refusal", "choices.0.finish_reason")
+	return r[0].Str != "" || r[1].Exists() || r[2].Str != "" || (r[3].Exists() && r[3].Type != gjson.Null)
+}
+
+// sseCopy writes one attempt's events to the client.
+type sseCopy struct {
+	g         *Gateway
+	w         http.ResponseWriter
+	req       *request
+	t         *route.Target
+	held      [][]byte
+	scratch   []byte
+	committed bool
+	done      bool // [DONE] seen
+	finished  bool // a finish_reason seen
+}
+
+func (s *sseCopy) hold(data []byte) {
+	s.held = append(s.held, append([]byte(nil), data...))
+}
+
+// commit sends the headers and the held events: from here on, the client has
+// bytes of this attempt and failover is over.
+func (s *sseCopy) commit() bool {
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	setServedBy(h, s.req, s.t)
+	s.req.status = http.StatusOK
+	s.w.WriteHeader(http.StatusOK)
+	s.committed = true
+	for _, d := range s.held {
+		if !s.forward(d) {
+			return false
+		}
+	}
+	s.held = nil
+	return true
+}
+
+// forward writes one event, unless it is the usage chunk relais asked for on
+// its own account, and keeps the accounting.
+func (s *sseCopy) forward(data []byte) bool {
+	r := gjson.GetManyBytes(data, "choices.0.delta.content", "choices.0.finish_reason")
+	s.req.usage.chars += len(r[0].Str)
+	if r[1].Exists() && r[1].Type != gjson.Null {
+		s.finished = true
+	}
+	if bytes.Contains(data, usageOpen) {
+		u := gjson.GetManyBytes(data, "usage.prompt_tokens", "usage.completion_tokens", "usage.prompt_tokens_details.cached_tokens", "choices.#")
+		if u[0].Exists() {
+			s.req.usage.input, s.req.usage.output, s.req.usage.cached = int(u[0].Int()), int(u[1].Int()), int(u[2].Int())
+			if !s.req.p.includeUsage && u[3].Int() == 0 {
+				return true
+			}
+		}
+	}
+	return s.write(data)
+}
+
+func (s *sseCopy) write(data []byte) bool {
+	if _, err := s.w.Write(sseData); err != nil {
+		return false
+	}
+	if _, err := s.w.Write([]byte{' '}); err != nil {
+		return false
+	}
+	if _, err := s.w.Write(data); err != nil {
+		return false
+	}
+	if _, err := s.w.Write([]byte("\n\n")); err != nil {
+		return false
+	}
+	return http.NewResponseController(s.w).Flush() == nil
+}
+
+// end closes the attempt after the upstream stream stopped with err (io.EOF
+// for a clean end).
+func (s *sseCopy) end(ctx, actx context.Context, err error, res *result) result {
+	switch {
+	case err != io.EOF:
+		res.outcome, res.err = transportResult(ctx, actx, err).outcome, err
+		if res.outcome == health.ConnError {
+			res.outcome = health.Truncated
+		}
+	case !s.committed || !(s.done || s.finished):
+		// Nothing with content arrived, or the answer never finished.
+		res.outcome = health.Truncated
+	default:
+		res.outcome = health.OK
+	}
+	if !s.committed {
+		return *res // nothing reached the client: the attempt loop may fail over
+	}
+	res.committed = true
+	switch res.outcome {
+	case health.OK:
+		_ = s.writeRaw("data: [DONE]\n\n")
+	case health.ClientCanceled:
+	default:
+		// After the first byte the client must learn the stream failed: never a silent cut.
+		_ = s.writeRaw(`data: {"error":{"message":"The upstream stream from ` + s.t.Provider + ` ended early (` +
+			res.outcome.String() + `); the answer is incomplete.","type":"server_error","param":null,"code":"stream_interrupted"}}` + "\n\n")
+	}
+	return *res
+}
+
+func (s *sseCopy) writeRaw(v string) bool {
+	if _, err := io.WriteString(s.w, v); err != nil {
+		return false
+	}
+	return http.NewResponseController(s.w).Flush() == nil
+}

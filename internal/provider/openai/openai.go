@@ -1,0 +1,141 @@
+// Package openai is the provider kind for OpenAI and every server that speaks
+// its API (vLLM, Ollama, LM Studio, Together, Groq, OpenRouter, …).
+package openai
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/relais/relais/internal/config"
+	"github.com/relais/relais/internal/provider"
+)
+
+// Spec is the `type: openai` provider's own options.
+type Spec struct {
+	// BaseURL ends before the endpoint, e.g. https://api.openai.com/v1.
+	BaseURL      string            `yaml:"base_url"`
+	APIKey       config.Secret     `yaml:"api_key"`
+	Organization string            `yaml:"organization"`
+	Project      string            `yaml:"project"`
+	Headers      map[string]string `yaml:"headers"`
+	// MaxIdleConns is how many idle keep-alive connections to keep to this
+	// provider; the default suits a few thousand requests per second.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+}
+
+var _ config.ProviderSpec = (*Spec)(nil)
+
+// Validate checks the options.
+func (s *Spec) Validate() []config.Problem {
+	var ps []config.Problem
+	if s.BaseURL == "" {
+		ps = append(ps, config.Problem{Path: "base_url", Message: "is required (for example https://api.openai.com/v1)"})
+	} else if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		ps = append(ps, config.Problem{Path: "base_url", Message: fmt.Sprintf("%q is not an http(s) URL", s.BaseURL)})
+	}
+	for k := range s.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			ps = append(ps, config.Problem{Path: "headers", Message: fmt.Sprintf("%q is not a valid header name", k)})
+		}
+	}
+	if s.MaxIdleConns < 0 {
+		ps = append(ps, config.Problem{Path: "max_idle_conns", Message: "must not be negative"})
+	}
+	return ps
+}
+
+// Provider sends OpenAI-shaped calls to one base URL.
+type Provider struct {
+	name   string
+	base   string
+	header http.Header
+	client *http.Client
+}
+
+var _ provider.Provider = (*Provider)(nil)
+
+// NewTransport returns the HTTP transport relais uses towards a provider: keep-alive
+// connections sized for a gateway, HTTP/2 when the server offers it, bounded dial
+// and TLS handshake, and no response header timeout (the gateway enforces its own
+// per-attempt timeouts, which differ between streams and plain calls).
+func NewTransport(connect time.Duration, maxIdle int) *http.Transport {
+	if connect <= 0 {
+		connect = 3 * time.Second
+	}
+	if maxIdle <= 0 {
+		maxIdle = 512
+	}
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          maxIdle,
+		MaxIdleConnsPerHost:   maxIdle,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ExpectContinueTimeout: time.Second,
+		// Compression would make relais decode and re-encode streams.
+		DisableCompression: true,
+	}
+}
+
+// New builds a provider from its spec.
+func New(opts provider.Options, s *Spec) (*Provider, error) {
+	h := make(http.Header)
+	h.Set("Content-Type", "application/json")
+	if s.APIKey != "" {
+		h.Set("Authorization", "Bearer "+s.APIKey.Value())
+	}
+	if s.Organization != "" {
+		h.Set("OpenAI-Organization", s.Organization)
+	}
+	if s.Project != "" {
+		h.Set("OpenAI-Project", s.Project)
+	}
+	for k, v := range s.Headers {
+		h.Set(k, v)
+	}
+	return &Provider{
+		name:   opts.Name,
+		base:   strings.TrimRight(s.BaseURL, "/"),
+		header: h,
+		client: &http.Client{Transport: NewTransport(opts.ConnectTimeout, s.MaxIdleConns)},
+	}, nil
+}
+
+// Name returns the provider's name.
+func (p *Provider) Name() string { return p.name }
+
+// Do sends one call.
+func (p *Provider) Do(ctx context.Context, c *provider.Call) (*http.Response, error) {
+	method, body := http.MethodPost, io.Reader(bytes.NewReader(c.Body))
+	if c.Endpoint == provider.Models {
+		method, body = http.MethodGet, http.NoBody
+	}
+	req, err := http.NewRequestWithContext(ctx, method, p.base+c.Endpoint.Path(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = p.header.Clone()
+	if c.Stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	if c.RequestID != "" {
+		req.Header.Set("X-Request-Id", c.RequestID)
+	}
+	return p.client.Do(req)
+}
+
+// Close drops idle connections.
+func (p *Provider) Close() error {
+	p.client.CloseIdleConnections()
+	return nil
+}
