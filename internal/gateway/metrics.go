@@ -92,9 +92,9 @@ func (m *Metrics) target(t *route.Target) *targetMetrics {
 }
 
 func (m *Metrics) attempt(t *route.Target, o health.Outcome) { m.target(t).attempts[o].Inc() }
-func (m *Metrics) skip(t *route.Target)                     { m.target(t).skips.Inc() }
-func (m *Metrics) malformed(t *route.Target)                { m.target(t).malformed.Inc() }
-func (m *Metrics) rejected(reason string)                   { m.rejects.WithLabelValues(reason).Inc() }
+func (m *Metrics) skip(t *route.Target)                      { m.target(t).skips.Inc() }
+func (m *Metrics) malformed(t *route.Target)                 { m.target(t).malformed.Inc() }
+func (m *Metrics) rejected(reason string)                    { m.rejects.WithLabelValues(reason).Inc() }
 
 func (m *Metrics) request(req *request) {
 	if req.route == nil {
