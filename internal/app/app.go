@@ -43,6 +43,7 @@ type App struct {
 	states *route.States
 	gw     *gateway.Gateway
 
+	retiredMu sync.Mutex
 	mu        sync.Mutex // serialises reloads
 	cfg       *config.Config
 	providers map[string]builtProvider
@@ -53,7 +54,7 @@ type App struct {
 	readyMu         sync.RWMutex
 	wg              sync.WaitGroup
 	cancel          context.CancelFunc
-	retired         []provider.Provider // replaced by a reload, closed at Stop
+	retired         map[provider.Provider]*time.Timer // replaced by a reload, closed after a grace period
 }
 
 type builtProvider struct {
@@ -101,6 +102,13 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 // build makes the runtime of a config generation, reusing providers whose
 // config did not change (their connections and, for sims, their listeners).
 func (a *App) build(cfg *config.Config) (*gateway.Runtime, error) {
+	keys, err := limit.NewKeys(cfg.Keys, a.clk)
+	if err != nil {
+		return nil, err
+	}
+	if a.gw != nil {
+		keys.Inherit(a.gw.Runtime().Keys)
+	}
 	next := make(map[string]builtProvider, len(cfg.Providers))
 	byName := make(map[string]provider.Provider, len(cfg.Providers))
 	for _, pc := range cfg.Providers {
@@ -121,13 +129,9 @@ func (a *App) build(cfg *config.Config) (*gateway.Runtime, error) {
 		next[pc.Name] = builtProvider{cfg: pc, p: p}
 		byName[pc.Name] = p
 	}
-	keys, err := limit.NewKeys(cfg.Keys, a.clk)
-	if err != nil {
-		return nil, err
-	}
 	for name, old := range a.providers {
 		if n, ok := next[name]; !ok || n.p != old.p {
-			a.retired = append(a.retired, old.p)
+			a.retire(old.p, cfg.ShutdownTimeout.D())
 		}
 	}
 	a.providers = next
@@ -223,10 +227,30 @@ func (a *App) closeProviders() {
 	for _, b := range a.providers {
 		_ = b.p.Close()
 	}
-	for _, p := range a.retired {
-		_ = p.Close()
+	a.retiredMu.Lock()
+	defer a.retiredMu.Unlock()
+	for p, t := range a.retired {
+		if t.Stop() {
+			_ = p.Close()
+		}
 	}
 	a.retired = nil
+}
+
+// retire closes a provider that a reload replaced once the requests that
+// started on it had time to finish.
+func (a *App) retire(p provider.Provider, grace time.Duration) {
+	a.retiredMu.Lock()
+	defer a.retiredMu.Unlock()
+	if a.retired == nil {
+		a.retired = make(map[provider.Provider]*time.Timer)
+	}
+	a.retired[p] = time.AfterFunc(grace, func() {
+		a.retiredMu.Lock()
+		delete(a.retired, p)
+		a.retiredMu.Unlock()
+		_ = p.Close()
+	})
 }
 
 // Reload re-reads the config file, validates it and swaps it in. On any

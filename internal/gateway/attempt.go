@@ -207,7 +207,7 @@ func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t
 	if err != nil {
 		return transportResult(ctx, actx, err), nil
 	}
-	res := result{status: resp.StatusCode, retry: -1}
+	res := result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
 	up := &upstream{status: resp.StatusCode, header: resp.Header, body: body}
 	if resp.StatusCode == http.StatusOK {
 		u := readUsage(body)
@@ -242,7 +242,7 @@ func classifyStatus(res *result, h http.Header, body []byte, now time.Time) {
 
 // transportResult classifies an error before or while reading an answer.
 func transportResult(reqCtx, attemptCtx context.Context, err error) result {
-	res := result{retry: -1, err: err}
+	res := result{retry: -1, err: err, rateLimit: health.RateLimit{RemainingRequests: -1, RemainingTokens: -1}}
 	switch {
 	case reqCtx.Err() != nil && errors.Is(context.Cause(reqCtx), context.Canceled):
 		res.outcome = health.ClientCanceled
@@ -340,7 +340,7 @@ func (g *Gateway) observe(req *request, t *route.Target, res result, started tim
 	o := health.Observation{
 		Time: started, RequestID: req.id, Route: req.route.Name, Provider: t.Provider, Model: t.Model,
 		Key: req.client.Name, Attempt: req.attempts, Final: final, Outcome: res.outcome, Status: res.status,
-		Latency: latency, Stream: req.p.stream, Fallback: final && t != req.first,
+		Latency: latency, Stream: req.p.stream, Fallback: final && t != req.first, RateLimit: res.rateLimit,
 	}
 	if final {
 		o.TTFT = req.ttft

@@ -18,6 +18,7 @@ type result struct {
 	// committed: bytes of this attempt reached the client (streams).
 	committed bool
 	err       error
+	rateLimit health.RateLimit
 }
 
 // verdict is what the attempt loop does after an attempt.
@@ -102,4 +103,27 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 		return max(t.Sub(now), 0)
 	}
 	return -1
+}
+
+// readRateLimit reads the provider's own rate-limit headers (OpenAI's names),
+// which feed quota forecasts.
+func readRateLimit(h http.Header) health.RateLimit {
+	rl := health.RateLimit{RemainingRequests: -1, RemainingTokens: -1}
+	if v := h.Get("X-Ratelimit-Remaining-Requests"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			rl.RemainingRequests = n
+		}
+	}
+	if v := h.Get("X-Ratelimit-Remaining-Tokens"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			rl.RemainingTokens = n
+		}
+	}
+	if v := h.Get("X-Ratelimit-Reset-Requests"); v != "" {
+		rl.ResetRequests, _ = time.ParseDuration(v)
+	}
+	if v := h.Get("X-Ratelimit-Reset-Tokens"); v != "" {
+		rl.ResetTokens, _ = time.ParseDuration(v)
+	}
+	return rl
 }

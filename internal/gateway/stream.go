@@ -56,7 +56,7 @@ func (g *Gateway) streamAttempt(ctx context.Context, w http.ResponseWriter, rt *
 		return transportResult(ctx, actx, err)
 	}
 	defer resp.Body.Close()
-	res := result{status: resp.StatusCode, retry: -1}
+	res := result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
 	if resp.StatusCode != http.StatusOK {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if err != nil {

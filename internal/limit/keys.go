@@ -120,3 +120,40 @@ func presentedKey(h http.Header) string {
 	}
 	return strings.TrimSpace(h.Get("X-Api-Key"))
 }
+
+// Inherit carries the limit state of prev's clients over to the clients of k
+// with the same name, key and limits, so a config reload neither resets a
+// key's budget nor punishes it twice. Call it before k serves requests.
+func (k *Keys) Inherit(prev *Keys) {
+	if prev == nil {
+		return
+	}
+	old := make(map[string]*Client, len(prev.byPrefix)+1)
+	for _, c := range prev.all() {
+		old[c.Name] = c
+	}
+	for _, c := range k.all() {
+		p, ok := old[c.Name]
+		if !ok || p.digest != c.digest {
+			continue
+		}
+		c.epoch = p.epoch
+		if p.rpm.limit == c.rpm.limit {
+			c.rpm.tat.Store(p.rpm.tat.Load())
+		}
+		if p.tpm.limit == c.tpm.limit {
+			c.tpm.tat.Store(p.tpm.tat.Load())
+		}
+	}
+}
+
+func (k *Keys) all() []*Client {
+	if k.anonymous != nil {
+		return []*Client{k.anonymous}
+	}
+	out := make([]*Client, 0, len(k.byPrefix))
+	for _, c := range k.byPrefix {
+		out = append(out, c)
+	}
+	return out
+}

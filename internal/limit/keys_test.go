@@ -222,3 +222,32 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+func TestKeysInheritKeepsBudgetAcrossReload(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	cfg := []config.Key{{Name: "app", Key: "sk-app", RPM: 2}, {Name: "other", Key: "sk-other", RPM: 2}}
+	prev, err := limit.NewKeys(cfg, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := prev.Authenticate(request("Authorization", "Bearer sk-app"))
+	c.Admit(clk.Now())
+	c.Admit(clk.Now())
+
+	clk.Advance(time.Second)
+	cfg[1].RPM = 5 // a changed limit starts afresh
+	next, err := limit.NewKeys(cfg, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Inherit(prev)
+	c, _ = next.Authenticate(request("Authorization", "Bearer sk-app"))
+	if d := c.Admit(clk.Now()); d.Allowed {
+		t.Fatal("a reload reset the key's spent budget")
+	}
+	o, _ := next.Authenticate(request("Authorization", "Bearer sk-other"))
+	if d := o.Admit(clk.Now()); !d.Allowed || d.Requests.Limit != 5 {
+		t.Fatalf("other key: %+v, want allowed with the new limit 5", d)
+	}
+}
