@@ -71,6 +71,7 @@ routes:
 			`providers[0].latncy: unknown field (did you mean "latency"?) (line 4)`,
 			`routes[0].targets[0].provider: unknown provider "lokal" (did you mean "local"?) (line 6)`,
 		}},
+		{"shipped example", []string{"check", "--config", "../../examples/relais.yaml"}, 0, []string{"ok (3 providers, 2 routes, 2 keys)"}},
 		{"missing file", []string{"check", "--config", filepath.Join(t.TempDir(), "nope.yaml")}, 1, []string{"nope.yaml"}},
 		{"version", []string{"version"}, 0, []string{"relais "}},
 	}
@@ -94,6 +95,19 @@ routes:
 				}
 			}
 		})
+	}
+}
+
+// TestDemoConfigChecks: the demo's config, printed as an example for users, passes check.
+func TestDemoConfigChecks(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(binary, "demo", "--print-config").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeConfig(t, string(out))
+	if out, err := exec.Command(binary, "check", "--config", path).CombinedOutput(); err != nil {
+		t.Fatalf("relais check on the demo config: %v\n%s", err, out)
 	}
 }
 

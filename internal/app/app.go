@@ -138,12 +138,21 @@ func (a *App) build(cfg *config.Config) (*gateway.Runtime, error) {
 	return &gateway.Runtime{
 		Router:    route.NewRouter(cfg, byName, a.states),
 		Keys:      keys,
-		Admission: limit.NewAdmission(cfg.Limits.MaxInFlight, cfg.Limits.Queue, cfg.Limits.QueueTimeout.D()),
+		Admission: a.admission(cfg.Limits),
 		Timeouts:  cfg.Timeouts,
 		Retries:   cfg.Retries,
 		MaxBody:   int64(cfg.MaxBodySize),
 		LogBodies: cfg.Log.Bodies,
 	}, nil
+}
+
+// admission keeps the running admission control when its limits did not
+// change, so a reload never lets more requests in than configured.
+func (a *App) admission(l config.Limits) *limit.Admission {
+	if a.gw != nil && a.cfg.Limits == l {
+		return a.gw.Runtime().Admission
+	}
+	return limit.NewAdmission(l.MaxInFlight, l.Queue, l.QueueTimeout.D())
 }
 
 // Start binds both listeners and starts serving. It returns once listening.
@@ -203,7 +212,6 @@ func (a *App) AdminAddr() string { return a.adminLn.Addr().String() }
 // requests and streams finish until ctx ends, then the rest is closed.
 func (a *App) Stop(ctx context.Context) error {
 	a.setReady(false)
-	a.gw.SetDraining()
 	a.log.Info("relais stopping: draining in-flight requests")
 	err := a.gwSrv.Shutdown(ctx)
 	if err != nil {

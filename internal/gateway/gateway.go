@@ -34,13 +34,12 @@ type Runtime struct {
 
 // Gateway is the AI API handler.
 type Gateway struct {
-	rt       atomic.Pointer[Runtime]
-	obs      *health.Queue
-	metrics  *Metrics
-	log      *slog.Logger
-	clk      clock.Clock
-	bufs     sync.Pool
-	draining atomic.Bool
+	rt      atomic.Pointer[Runtime]
+	obs     *health.Queue
+	metrics *Metrics
+	log     *slog.Logger
+	clk     clock.Clock
+	bufs    sync.Pool
 }
 
 // New returns a gateway serving rt.
@@ -239,9 +238,3 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(list)
 }
-
-// SetDraining makes new requests fail fast during shutdown while in-flight ones finish.
-func (g *Gateway) SetDraining() { g.draining.Store(true) }
-
-// Draining reports whether shutdown started.
-func (g *Gateway) Draining() bool { return g.draining.Load() }

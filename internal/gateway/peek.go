@@ -55,8 +55,9 @@ func peek(body []byte) (peeked, *apiError) {
 // jsonProblem says where a body stops being JSON, for the 400 message.
 func jsonProblem(body []byte) string {
 	// encoding/json's scanner names the first bad byte exactly (a "}" closing
-	// a "[", a trailing comma, a bad escape); it runs on the error path only,
-	// and stops at the syntax error without decoding anything.
+	// a "[", a trailing comma, a bad escape). It runs on the error path only;
+	// Unmarshal checks the syntax before decoding, and an empty struct keeps
+	// nothing.
 	var se *json.SyntaxError
 	if err := json.Unmarshal(body, &struct{}{}); errors.As(err, &se) && se.Offset > 0 && se.Offset <= int64(len(body)) &&
 		!strings.HasPrefix(se.Error(), "unexpected end") {
