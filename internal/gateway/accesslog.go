@@ -51,8 +51,12 @@ func (g *Gateway) accessLog(ctx context.Context, req *request, bodies bool) {
 			slog.Int("input_tokens", req.usage.input),
 			slog.Int("output_tokens", req.usage.output),
 		)
-	} else if req.attempts > 0 {
-		attrs = append(attrs, slog.String("outcome", req.outcome.String()))
+	} else if req.last != nil {
+		attrs = append(attrs,
+			slog.String("last_provider", req.last.Provider),
+			slog.String("last_model", req.last.Model),
+			slog.String("outcome", req.outcome.String()),
+		)
 	}
 	if req.ttft > 0 {
 		attrs = append(attrs, slog.Float64("ttft_ms", float64(req.ttft.Microseconds())/1000))

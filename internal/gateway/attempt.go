@@ -213,7 +213,7 @@ func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t
 		u := readUsage(body)
 		req.usage = u
 		res.outcome = health.OK
-		if req.endpoint == provider.ChatCompletions && u.chars == 0 && !gjson.GetBytes(body, "choices.0.message.tool_calls").Exists() {
+		if req.endpoint == provider.ChatCompletions && u.chars == 0 && !view(body, "choices.0.message.tool_calls").Exists() {
 			res.outcome = health.EmptyOutput
 		}
 		return res, up
@@ -233,9 +233,9 @@ func classifyStatus(res *result, h http.Header, body []byte, now time.Time) {
 	default:
 		res.outcome = health.HTTP4xx
 		if res.status == http.StatusBadRequest {
-			code := gjson.GetBytes(body, "error.code").Str
+			code := view(body, "error.code").Str
 			res.contextLength = code == "context_length_exceeded" ||
-				strings.Contains(gjson.GetBytes(body, "error.message").Str, "maximum context length")
+				strings.Contains(view(body, "error.message").Str, "maximum context length")
 		}
 	}
 }
@@ -266,9 +266,26 @@ func transportResult(reqCtx, attemptCtx context.Context, err error) result {
 }
 
 func readUsage(body []byte) usage {
-	r := gjson.GetManyBytes(body, "usage.prompt_tokens", "usage.completion_tokens",
-		"usage.prompt_tokens_details.cached_tokens", "choices.0.message.content")
-	return usage{input: int(r[0].Int()), output: int(r[1].Int()), cached: int(r[2].Int()), chars: len(r[3].Str)}
+	u := usageOf(view(body, "usage"))
+	u.chars = len(view(body, "choices.0.message.content").Str)
+	return u
+}
+
+// usageOf reads an OpenAI usage object.
+func usageOf(r gjson.Result) usage {
+	var u usage
+	r.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "prompt_tokens":
+			u.input = int(v.Int())
+		case "completion_tokens":
+			u.output = int(v.Int())
+		case "prompt_tokens_details":
+			u.cached = int(v.Get("cached_tokens").Int())
+		}
+		return true
+	})
+	return u
 }
 
 // writeUpstream sends a whole upstream answer to the client.
@@ -322,7 +339,7 @@ func (g *Gateway) writeExhausted(ctx context.Context, w http.ResponseWriter, req
 	}
 	req.status = e.Status
 	if last != nil {
-		req.outcome = last.res.outcome
+		req.outcome, req.last = last.res.outcome, last.target
 	}
 	writeError(w, e)
 }

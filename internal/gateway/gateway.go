@@ -91,6 +91,7 @@ type request struct {
 	ttft    time.Duration
 	outcome health.Outcome
 	elapsed time.Duration
+	last    *route.Target // the last target tried when none served
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endpoint) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -18,6 +19,12 @@ type peeked struct {
 	model        string
 	stream       bool
 	includeUsage bool // the client asked for the usage chunk itself
+	// Where the model's JSON string lies in the body, so rewrite can splice.
+	modelAt, modelEnd int
+	// open is the offset of the body's opening brace.
+	open int
+	// streamOptions: the body has a stream_options member.
+	streamOptions bool
 }
 
 // peek validates the body as a JSON object and reads the few fields routing
@@ -40,14 +47,18 @@ func peek(body []byte) (peeked, *apiError) {
 		return p, errInvalidRequest("model must be a non-empty string", "model")
 	}
 	p.model = m.Str
-	if s := gjson.GetBytes(body, "stream"); s.Exists() {
+	p.modelAt, p.modelEnd = m.Index, m.Index+len(m.Raw)
+	p.open = len(body) - len(trimmed)
+	if s := view(body, "stream"); s.Exists() {
 		if s.Type != gjson.True && s.Type != gjson.False && s.Type != gjson.Null {
 			return p, errInvalidRequest("stream must be a boolean", "stream")
 		}
 		p.stream = s.Type == gjson.True
 	}
 	if p.stream {
-		p.includeUsage = gjson.GetBytes(body, "stream_options.include_usage").Type == gjson.True
+		so := view(body, "stream_options")
+		p.streamOptions = so.Exists()
+		p.includeUsage = so.Get("include_usage").Type == gjson.True
 	}
 	return p, nil
 }
@@ -116,17 +127,53 @@ func needs(body []byte) route.Needs {
 
 // rewrite returns the body to send to a target: the target's model, and for
 // streams the usage chunk requested (relais needs usage even when the client
-// did not ask; the extra chunk is stripped on the way back).
+// did not ask; the extra chunk is stripped on the way back). The common case
+// is spliced into one new slice; the client's body is never modified.
 func rewrite(body []byte, model string, p peeked) ([]byte, error) {
+	addUsage := p.stream && !p.includeUsage
+	if p.modelEnd <= p.modelAt || (addUsage && p.streamOptions) || !plainJSONString(model) {
+		return rewriteSlow(body, model, addUsage)
+	}
+	const usageMember = `"stream_options":{"include_usage":true},`
+	out := make([]byte, 0, len(body)+len(model)+len(usageMember))
+	start := 0
+	if addUsage {
+		out = append(out, body[:p.open+1]...)
+		out = append(out, usageMember...)
+		start = p.open + 1
+	}
+	out = append(out, body[start:p.modelAt]...)
+	out = append(out, '"')
+	out = append(out, model...)
+	out = append(out, '"')
+	return append(out, body[p.modelEnd:]...), nil
+}
+
+// rewriteSlow handles what splicing does not: a stream_options object to
+// amend, or a model name that needs JSON escaping.
+func rewriteSlow(body []byte, model string, addUsage bool) ([]byte, error) {
 	out, err := sjson.SetBytes(body, "model", model)
 	if err != nil {
 		return nil, err
 	}
-	if p.stream && !p.includeUsage {
-		out, err = sjson.SetBytesOptions(out, "stream_options.include_usage", true, &sjson.Options{ReplaceInPlace: true})
-		if err != nil {
-			return nil, err
-		}
+	if addUsage {
+		return sjson.SetBytesOptions(out, "stream_options.include_usage", true, &sjson.Options{ReplaceInPlace: true})
 	}
 	return out, nil
+}
+
+// plainJSONString reports whether s can go between quotes as it is.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// view reads path from a JSON body without copying it. The result aliases
+// body: use it at once, and copy any string kept beyond the body's life.
+func view(body []byte, path string) gjson.Result {
+	return gjson.Get(unsafe.String(unsafe.SliceData(body), len(body)), path)
 }

@@ -46,7 +46,7 @@ func TestPeek(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if got.model != tt.want.model || got.stream != tt.want.stream || got.includeUsage != tt.want.includeUsage {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -143,4 +143,43 @@ func FuzzReadEvent(f *testing.F) {
 		}
 		t.Fatal("readEvent did not reach the end of its input")
 	})
+}
+
+func TestRewriteCases(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, model string
+		wantUsage         bool
+	}{
+		{"plain", `{"model":"chat","messages":[]}`, "gpt-4o-mini", false},
+		{"leading space", "  \n{\"messages\":[],\"model\" : \"chat\"}", "m", false},
+		{"stream adds usage", `{"model":"chat","stream":true}`, "m", true},
+		{"stream_options without usage", `{"model":"chat","stream":true,"stream_options":{}}`, "m", true},
+		{"usage false", `{"model":"chat","stream":true,"stream_options":{"include_usage":false}}`, "m", true},
+		{"usage asked", `{"model":"chat","stream":true,"stream_options":{"include_usage":true}}`, "m", true},
+		{"model needing escapes", `{"model":"chat"}`, "llama \"3\" ü", false},
+		{"escaped alias", `{"model":"ch\u0061t","stream":false}`, "m", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, aerr := peek([]byte(tt.body))
+			if aerr != nil {
+				t.Fatal(aerr)
+			}
+			out, err := rewrite([]byte(tt.body), tt.model, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !gjson.ValidBytes(out) {
+				t.Fatalf("invalid JSON: %s", out)
+			}
+			if got := gjson.GetBytes(out, "model").Str; got != tt.model {
+				t.Errorf("model = %q, want %q (body %s)", got, tt.model, out)
+			}
+			if got := gjson.GetBytes(out, "stream_options.include_usage").Bool(); got != tt.wantUsage {
+				t.Errorf("include_usage = %v, want %v (body %s)", got, tt.wantUsage, out)
+			}
+		})
+	}
 }

@@ -181,18 +181,21 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 func isInbandError(data []byte) bool {
-	if e := gjson.GetBytes(data, "error"); e.Exists() && e.Type != gjson.Null {
+	if e := view(data, "error"); e.Exists() && e.Type != gjson.Null {
 		return true
 	}
-	return gjson.GetBytes(data, "choices.0.finish_reason").Str == "error"
+	return view(data, "choices.0.finish_reason").Str == "error"
 }
 
 // hasContent reports whether an event carries something the client must see:
 // text, a tool call, a refusal or the end of the answer.
 func hasContent(data []byte) bool {
-	r := gjson.GetManyBytes(data, "choices.0.delta.content", "choices.0.delta.tool_calls",
-		"choices.0.delta.refusal", "choices.0.finish_reason")
-	return r[0].Str != "" || r[1].Exists() || r[2].Str != "" || (r[3].Exists() && r[3].Type != gjson.Null)
+	c := view(data, "choices.0")
+	if f := c.Get("finish_reason"); f.Exists() && f.Type != gjson.Null {
+		return true
+	}
+	d := c.Get("delta")
+	return d.Get("content").Str != "" || d.Get("tool_calls").Exists() || d.Get("refusal").Str != ""
 }
 
 // sseCopy writes one attempt's events to the client.
@@ -202,7 +205,9 @@ type sseCopy struct {
 	req       *request
 	t         *route.Target
 	held      [][]byte
-	scratch   []byte
+	scratch   []byte // the event being read
+	out       []byte // the event being written
+	rc        *http.ResponseController
 	committed bool
 	done      bool // [DONE] seen
 	finished  bool // a finish_reason seen
@@ -235,16 +240,17 @@ func (s *sseCopy) commit() bool {
 // forward writes one event, unless it is the usage chunk relais asked for on
 // its own account, and keeps the accounting.
 func (s *sseCopy) forward(data []byte) bool {
-	r := gjson.GetManyBytes(data, "choices.0.delta.content", "choices.0.finish_reason")
-	s.req.usage.chars += len(r[0].Str)
-	if r[1].Exists() && r[1].Type != gjson.Null {
+	delta := view(data, "choices.0")
+	s.req.usage.chars += len(delta.Get("delta.content").Str)
+	if f := delta.Get("finish_reason"); f.Exists() && f.Type != gjson.Null {
 		s.finished = true
 	}
 	if bytes.Contains(data, usageOpen) {
-		u := gjson.GetManyBytes(data, "usage.prompt_tokens", "usage.completion_tokens", "usage.prompt_tokens_details.cached_tokens", "choices.#")
-		if u[0].Exists() {
-			s.req.usage.input, s.req.usage.output, s.req.usage.cached = int(u[0].Int()), int(u[1].Int()), int(u[2].Int())
-			if !s.req.p.includeUsage && u[3].Int() == 0 {
+		if u := view(data, "usage"); u.IsObject() {
+			chars := s.req.usage.chars
+			s.req.usage = usageOf(u)
+			s.req.usage.chars = chars
+			if !s.req.p.includeUsage && view(data, "choices.#").Int() == 0 {
 				return true
 			}
 		}
@@ -253,19 +259,18 @@ func (s *sseCopy) forward(data []byte) bool {
 }
 
 func (s *sseCopy) write(data []byte) bool {
-	if _, err := s.w.Write(sseData); err != nil {
+	s.out = append(append(append(s.out[:0], "data: "...), data...), "\n\n"...)
+	if _, err := s.w.Write(s.out); err != nil {
 		return false
 	}
-	if _, err := s.w.Write([]byte{' '}); err != nil {
-		return false
+	return s.flush()
+}
+
+func (s *sseCopy) flush() bool {
+	if s.rc == nil {
+		s.rc = http.NewResponseController(s.w)
 	}
-	if _, err := s.w.Write(data); err != nil {
-		return false
-	}
-	if _, err := s.w.Write([]byte("\n\n")); err != nil {
-		return false
-	}
-	return http.NewResponseController(s.w).Flush() == nil
+	return s.rc.Flush() == nil
 }
 
 // end closes the attempt after the upstream stream stopped with err (io.EOF
@@ -303,5 +308,5 @@ func (s *sseCopy) writeRaw(v string) bool {
 	if _, err := io.WriteString(s.w, v); err != nil {
 		return false
 	}
-	return http.NewResponseController(s.w).Flush() == nil
+	return s.flush()
 }
