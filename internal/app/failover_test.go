@@ -357,3 +357,29 @@ func TestCooledTargetRecovers(t *testing.T) {
 		t.Errorf("primary's breaker %q after a good trial, want closed", st)
 	}
 }
+
+// TestRequestDeadline: timeouts.request bounds all attempts together. With
+// both targets silent, the first attempt uses timeouts.attempt, the second
+// only what is left, and the client gets 504 deadline_exceeded in time.
+func TestRequestDeadline(t *testing.T) {
+	t.Parallel()
+	silent := newUpstream(t, "silent", hang)
+	r := startRelais(t, topology{Primary: silent.url(), Backup: silent.url(),
+		Timeouts: "{request: 500ms, attempt: 300ms, connect: 100ms, header: 300ms, first_token: 300ms, idle: 300ms}"}.yaml())
+	for _, stream := range []string{"false", "true"} {
+		start := time.Now()
+		resp, body := r.do(t, http.MethodPost, "/v1/chat/completions",
+			`{"model":"chat","stream":`+stream+`,"messages":[{"role":"user","content":"hi"}]}`, "Authorization", "Bearer "+testKey)
+		elapsed := time.Since(start)
+		e := decodeError(t, body)
+		if resp.StatusCode != http.StatusGatewayTimeout || e.Code != "deadline_exceeded" {
+			t.Errorf("stream=%s: %d %+v, want 504 deadline_exceeded", stream, resp.StatusCode, e)
+		}
+		if elapsed < 450*time.Millisecond || elapsed > 2*time.Second {
+			t.Errorf("stream=%s: answered after %v, want about the 500ms budget", stream, elapsed)
+		}
+		if got := resp.Header.Get("X-Relais-Attempts"); got != "2" {
+			t.Errorf("stream=%s: %s attempts, want 2 (the second gets what is left of the budget)", stream, got)
+		}
+	}
+}

@@ -31,6 +31,7 @@ var (
 	errTimeoutFirstToken = errors.New("no first token within timeouts.first_token")
 	errTimeoutIdle       = errors.New("stream idle past timeouts.idle")
 	errTimeoutAttempt    = errors.New("no answer within timeouts.attempt")
+	errDeadline          = errors.New("request deadline (timeouts.request) reached")
 )
 
 type usage struct {
@@ -195,8 +196,11 @@ type upstream struct {
 
 // plainAttempt sends a non-streaming call and reads the whole answer.
 func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t *route.Target, call *provider.Call) (result, *upstream) {
-	timeout := min(rt.Timeouts.Attempt.D(), time.Until(req.deadline))
-	actx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeoutAttempt)
+	timeout, cause := rt.Timeouts.Attempt.D(), errTimeoutAttempt
+	if left := time.Until(req.deadline); left < timeout {
+		timeout, cause = left, errDeadline
+	}
+	actx, cancel := context.WithTimeoutCause(ctx, timeout, cause)
 	defer cancel()
 	resp, err := t.Upstream.Do(actx, call)
 	if err != nil {
@@ -241,26 +245,24 @@ func classifyStatus(res *result, h http.Header, body []byte, now time.Time) {
 }
 
 // transportResult classifies an error before or while reading an answer.
+// reqCtx ends only when the client goes away; timeouts are the attempt's.
 func transportResult(reqCtx, attemptCtx context.Context, err error) result {
 	res := result{retry: -1, err: err, rateLimit: health.RateLimit{RemainingRequests: -1, RemainingTokens: -1}}
-	switch {
-	case reqCtx.Err() != nil && errors.Is(context.Cause(reqCtx), context.Canceled):
+	if reqCtx.Err() != nil {
 		res.outcome = health.ClientCanceled
-	case reqCtx.Err() != nil:
-		res.outcome = health.TimeoutAttempt // the request deadline
+		return res
+	}
+	switch context.Cause(attemptCtx) {
+	case errTimeoutHeader:
+		res.outcome = health.TimeoutHeader
+	case errTimeoutFirstToken:
+		res.outcome = health.TimeoutFirstToken
+	case errTimeoutIdle:
+		res.outcome = health.TimeoutIdle
+	case errTimeoutAttempt, errDeadline:
+		res.outcome = health.TimeoutAttempt
 	default:
-		switch context.Cause(attemptCtx) {
-		case errTimeoutHeader:
-			res.outcome = health.TimeoutHeader
-		case errTimeoutFirstToken:
-			res.outcome = health.TimeoutFirstToken
-		case errTimeoutIdle:
-			res.outcome = health.TimeoutIdle
-		case errTimeoutAttempt:
-			res.outcome = health.TimeoutAttempt
-		default:
-			res.outcome = health.ConnError
-		}
+		res.outcome = health.ConnError
 	}
 	return res
 }
@@ -317,7 +319,7 @@ func setServedBy(h http.Header, req *request, t *route.Target) {
 func (g *Gateway) writeExhausted(ctx context.Context, w http.ResponseWriter, req *request, last *failure) {
 	h := w.Header()
 	h.Set("X-Relais-Attempts", strconv.Itoa(req.attempts))
-	if errors.Is(context.Cause(ctx), context.Canceled) {
+	if ctx.Err() != nil {
 		req.status, req.outcome = 499, health.ClientCanceled
 		w.WriteHeader(499)
 		return
@@ -331,7 +333,7 @@ func (g *Gateway) writeExhausted(ctx context.Context, w http.ResponseWriter, req
 		e.Status, e.Type, e.Code = http.StatusTooManyRequests, "requests", "rate_limit_exceeded"
 		e.Message = "Every provider of route '" + req.route.Name + "' is rate limiting; last: " + describe(last) + "."
 		setRetryAfter(h, max(last.retry, time.Second))
-	case ctx.Err() != nil:
+	case time.Until(req.deadline) < minAttemptBudget:
 		e.Status, e.Code = http.StatusGatewayTimeout, "deadline_exceeded"
 		e.Message = "Route '" + req.route.Name + "' did not answer within the request deadline; last: " + describe(last) + "."
 	default:

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -153,13 +152,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endp
 		return
 	}
 	req.route = rte
-	// The deadline is enforced by real timers (context, time.Until), so it is
-	// real time; g.clk, which tests may fake, only stamps and measures.
+	// The deadline is enforced by real timers (each attempt's own context),
+	// so it is real time; g.clk, which tests may fake, only stamps and measures.
+	// The request's context ends only when the client goes away.
 	req.deadline = time.Now().Add(rt.Timeouts.Request.D())
-	ctx, cancel := context.WithDeadline(r.Context(), req.deadline)
-	defer cancel()
-
-	g.attemptLoop(ctx, w, rt, req)
+	g.attemptLoop(r.Context(), w, rt, req)
 
 	if req.usage.total() > 0 {
 		client.Spend(g.clk.Now(), req.usage.total())

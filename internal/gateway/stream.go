@@ -24,9 +24,34 @@ const (
 	phaseHeader int32 = iota
 	phaseFirstToken
 	phaseIdle
+	phaseDeadline
 )
 
-var phaseCause = [...]error{errTimeoutHeader, errTimeoutFirstToken, errTimeoutIdle}
+var phaseCause = [...]error{errTimeoutHeader, errTimeoutFirstToken, errTimeoutIdle, errDeadline}
+
+// phaseTimer cancels a stream attempt when its current phase runs out of
+// time, with that phase's cause, or with errDeadline when the request's
+// deadline comes first.
+type phaseTimer struct {
+	t        *time.Timer
+	cause    atomic.Int32
+	deadline time.Time
+}
+
+func newPhaseTimer(cancel context.CancelCauseFunc, deadline time.Time) *phaseTimer {
+	pt := &phaseTimer{deadline: deadline}
+	pt.t = time.AfterFunc(time.Hour, func() { cancel(phaseCause[pt.cause.Load()]) })
+	return pt
+}
+
+// arm gives the phase d, or what is left of the request's budget if less.
+func (pt *phaseTimer) arm(phase int32, d time.Duration) {
+	if left := time.Until(pt.deadline); left < d {
+		d, phase = left, phaseDeadline
+	}
+	pt.cause.Store(phase)
+	pt.t.Reset(d)
+}
 
 var (
 	sseData   = []byte("data:")
@@ -45,11 +70,9 @@ func (g *Gateway) streamAttempt(ctx context.Context, w http.ResponseWriter, rt *
 	sentAt := time.Now() // the phase timers run in real time, whatever g.clk is
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var phase atomic.Int32
-	timer := time.AfterFunc(min(rt.Timeouts.Header.D(), time.Until(req.deadline)), func() {
-		cancel(phaseCause[phase.Load()])
-	})
-	defer timer.Stop()
+	timer := newPhaseTimer(cancel, req.deadline)
+	timer.arm(phaseHeader, rt.Timeouts.Header.D())
+	defer timer.t.Stop()
 
 	resp, err := t.Upstream.Do(actx, call)
 	if err != nil {
@@ -71,8 +94,7 @@ func (g *Gateway) streamAttempt(ctx context.Context, w http.ResponseWriter, rt *
 		}
 		return res
 	}
-	phase.Store(phaseFirstToken)
-	timer.Reset(time.Until(sentAt.Add(rt.Timeouts.FirstToken.D())))
+	timer.arm(phaseFirstToken, time.Until(sentAt.Add(rt.Timeouts.FirstToken.D())))
 
 	s := &sseCopy{g: g, w: w, req: req, t: t}
 	br := readerPool.Get().(*bufio.Reader)
@@ -111,11 +133,10 @@ func (g *Gateway) streamAttempt(ctx context.Context, w http.ResponseWriter, rt *
 				return res
 			}
 			res.committed = true
-			phase.Store(phaseIdle)
-			timer.Reset(idle)
+			timer.arm(phaseIdle, idle)
 			continue
 		}
-		timer.Reset(idle)
+		timer.arm(phaseIdle, idle)
 		if bytes.Contains(data, errorKey) && isInbandError(data) {
 			// The provider reported an error mid-answer: the client sees it as sent.
 			s.write(data)
