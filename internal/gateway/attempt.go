@@ -136,9 +136,12 @@ func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runt
 			g.log.Error("provider refused relais's credentials; check its api_key", "provider", t.Provider, "model", t.Model, "status", res.status)
 		}
 		final := v.done
-		if v.done && !res.committed && up != nil {
-			req.status = up.status
-			g.writeUpstream(w, req, t, up)
+		if up != nil {
+			if v.done && !res.committed {
+				req.status = up.status
+				g.writeUpstream(w, req, t, up)
+			}
+			g.putBuf(up.buf)
 		}
 		if v.done {
 			req.served, req.outcome = t, res.outcome
@@ -192,6 +195,7 @@ type upstream struct {
 	status int
 	header http.Header
 	body   []byte
+	buf    *bodyBuf // pooled storage of body, if any
 }
 
 // plainAttempt sends a non-streaming call and reads the whole answer.
@@ -207,12 +211,14 @@ func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t
 		return transportResult(ctx, actx, err), nil
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
-	if err != nil {
+	buf := g.getBuf()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxUpstreamBody)); err != nil {
+		g.putBuf(buf)
 		return transportResult(ctx, actx, err), nil
 	}
+	body := buf.Bytes()
 	res := result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
-	up := &upstream{status: resp.StatusCode, header: resp.Header, body: body}
+	up := &upstream{status: resp.StatusCode, header: resp.Header, body: body, buf: buf}
 	if resp.StatusCode == http.StatusOK {
 		u := readUsage(body)
 		req.usage = u
@@ -294,11 +300,11 @@ func usageOf(r gjson.Result) usage {
 func (g *Gateway) writeUpstream(w http.ResponseWriter, req *request, t *route.Target, up *upstream) {
 	h := w.Header()
 	if ct := up.header.Get("Content-Type"); ct != "" {
-		h.Set("Content-Type", ct)
+		req.setHeader(h, "Content-Type", ct)
 	} else {
-		h.Set("Content-Type", "application/json")
+		req.setHeader(h, "Content-Type", "application/json")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(up.body)))
+	req.setHeader(h, "Content-Length", strconv.Itoa(len(up.body)))
 	if up.status != http.StatusOK {
 		if ra := up.header.Get("Retry-After"); ra != "" {
 			h.Set("Retry-After", ra)
@@ -310,9 +316,9 @@ func (g *Gateway) writeUpstream(w http.ResponseWriter, req *request, t *route.Ta
 }
 
 func setServedBy(h http.Header, req *request, t *route.Target) {
-	h.Set("X-Relais-Provider", t.Provider)
-	h.Set("X-Relais-Model", t.Model)
-	h.Set("X-Relais-Attempts", strconv.Itoa(req.attempts))
+	req.setHeader(h, "X-Relais-Provider", t.Provider)
+	req.setHeader(h, "X-Relais-Model", t.Model)
+	req.setHeader(h, "X-Relais-Attempts", strconv.Itoa(req.attempts))
 }
 
 // writeExhausted answers when no target served the request.

@@ -91,12 +91,28 @@ type request struct {
 	outcome health.Outcome
 	elapsed time.Duration
 	last    *route.Target // the last target tried when none served
+	// hdr backs the response header values relais sets, so setting them costs
+	// no allocation of its own.
+	hdr  []string
+	hbuf [8]string
+}
+
+// setHeader sets a canonical header key to v.
+func (req *request) setHeader(h http.Header, key, v string) {
+	if len(req.hdr) == cap(req.hdr) {
+		h[key] = []string{v}
+		return
+	}
+	req.hdr = append(req.hdr, v)
+	n := len(req.hdr)
+	h[key] = req.hdr[n-1 : n : n]
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endpoint) {
 	rt := g.rt.Load()
 	req := &request{id: newRequestID(), start: g.clk.Now(), endpoint: ep}
-	w.Header().Set("X-Relais-Request-Id", req.id)
+	req.hdr = req.hbuf[:0]
+	req.setHeader(w.Header(), "X-Relais-Request-Id", req.id)
 	defer g.accessLog(r.Context(), req, rt.LogBodies)
 
 	client, ok := rt.Keys.Authenticate(r)
@@ -123,9 +139,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endp
 	}
 
 	body, buf, aerr := g.readBody(w, r, rt.MaxBody)
-	if buf != nil {
-		defer g.bufs.Put(buf)
-	}
+	defer g.putBuf(buf)
 	if aerr != nil {
 		g.fail(w, req, aerr, "")
 		return
@@ -191,15 +205,27 @@ func (g *Gateway) reject(w http.ResponseWriter, req *request, err error) {
 	w.WriteHeader(499)
 }
 
+// maxPooledBuf keeps one huge body from pinning its memory in the pool.
+const maxPooledBuf = 1 << 20
+
+func (g *Gateway) getBuf() *bodyBuf {
+	if b, ok := g.bufs.Get().(*bodyBuf); ok {
+		b.Reset()
+		return b
+	}
+	return new(bodyBuf)
+}
+
+func (g *Gateway) putBuf(b *bodyBuf) {
+	if b != nil && b.Cap() <= maxPooledBuf {
+		g.bufs.Put(b)
+	}
+}
+
 // readBody reads the whole body under the size cap into a pooled buffer.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, limitBytes int64) ([]byte, *bodyBuf, *apiError) {
-	buf, _ := g.bufs.Get().(*bodyBuf)
-	if buf == nil {
-		buf = new(bodyBuf)
-	}
-	buf.Reset()
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limitBytes))
-	if err != nil {
+	buf := g.getBuf()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limitBytes)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, buf, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",

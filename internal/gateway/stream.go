@@ -242,9 +242,9 @@ func (s *sseCopy) hold(data []byte) {
 // bytes of this attempt and failover is over.
 func (s *sseCopy) commit() bool {
 	h := s.w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	s.req.setHeader(h, "Content-Type", "text/event-stream")
+	s.req.setHeader(h, "Cache-Control", "no-cache")
+	s.req.setHeader(h, "X-Accel-Buffering", "no")
 	setServedBy(h, s.req, s.t)
 	s.req.status = http.StatusOK
 	s.w.WriteHeader(http.StatusOK)

@@ -109,22 +109,39 @@ func (c *Client) Spend(now time.Time, tokens int) {
 // SetHeaders writes OpenAI's x-ratelimit-* headers for the configured limits.
 // Retry-After is the caller's, from RetryAfter.
 func (d Decision) SetHeaders(h http.Header) {
+	n := 0
 	if d.Requests.Limit > 0 {
-		d.Requests.set(h, "X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests")
+		n += 3
 	}
 	if d.Tokens.Limit > 0 {
-		d.Tokens.set(h, "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens")
+		n += 3
+	}
+	if n == 0 {
+		return
+	}
+	// One backing array for every value: a response is written on every request.
+	vals := make([]string, 0, n)
+	if d.Requests.Limit > 0 {
+		vals = d.Requests.set(h, vals, "X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests")
+	}
+	if d.Tokens.Limit > 0 {
+		d.Tokens.set(h, vals, "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens")
 	}
 }
 
 // set writes canonical keys straight into the map, skipping Header.Set's
-// canonicalization.
-func (q Quota) set(h http.Header, limit, remaining, reset string) {
-	h[limit] = []string{strconv.Itoa(q.Limit)}
-	h[remaining] = []string{strconv.Itoa(q.Remaining)}
+// canonicalization, each value a one-element window of vals.
+func (q Quota) set(h http.Header, vals []string, limit, remaining, reset string) []string {
+	put := func(key, v string) {
+		vals = append(vals, v)
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	put(limit, strconv.Itoa(q.Limit))
+	put(remaining, strconv.Itoa(q.Remaining))
 	// OpenAI writes Go-style durations ("1s", "6m0s", "120ms"); rounded up to
 	// the millisecond so a client that waits that long finds the limit reset.
-	h[reset] = []string{(q.Reset + time.Millisecond - 1).Truncate(time.Millisecond).String()}
+	put(reset, (q.Reset + time.Millisecond - 1).Truncate(time.Millisecond).String())
+	return vals
 }
 
 // maxDebt caps how far past its burst a limit can go. No real response comes
