@@ -76,7 +76,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.open {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := bearer(r.Header.Get("Authorization"))
 			sum := sha256.Sum256([]byte(got))
 			if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
 				writeJSON(w, http.StatusUnauthorized, apiErr("unauthorized", "send the admin token as 'Authorization: Bearer <token>'"))
@@ -85,6 +85,15 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 		}
 		h(w, r)
 	})
+}
+
+// bearer extracts the token of an Authorization header; the scheme is case-insensitive (RFC 9110).
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return token, true
 }
 
 // Target is one provider model as the admin API shows it.
@@ -103,7 +112,7 @@ func (s *Server) targets(w http.ResponseWriter, _ *http.Request) {
 	for _, st := range all {
 		t := Target{Provider: st.Provider, Model: st.Model, Breaker: st.Breaker.State().String(),
 			Disabled: st.Disabled(), LatencyMS: float64(st.Latency().Microseconds()) / 1000}
-		if u := st.Breaker.OpenUntil(); !u.IsZero() {
+		if u := st.Breaker.OpenUntil(); t.Breaker == route.Open.String() && !u.IsZero() {
 			t.OpenUntil = &u
 		}
 		out = append(out, t)
@@ -120,7 +129,7 @@ func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, disabled bo
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sel); err != nil || sel.Provider == "" {
+	if err := dec.Decode(&sel); err != nil || sel.Provider == "" || dec.More() {
 		writeJSON(w, http.StatusBadRequest, apiErr("bad_request", `send {"provider": "<name>", "model": "<model>"} (model optional: all models of the provider)`))
 		return
 	}

@@ -157,6 +157,7 @@ func TestAuth(t *testing.T) {
 		{"other scheme", token, "Basic " + token, http.StatusUnauthorized},
 		{"empty bearer", token, "Bearer ", http.StatusUnauthorized},
 		{"right token", token, "Bearer " + token, http.StatusOK},
+		{"scheme in lower case", token, "bearer " + token, http.StatusOK},
 		{"open, no header", "", "", http.StatusOK},
 		{"open, any header", "", "Bearer whatever", http.StatusOK},
 	}
@@ -336,6 +337,7 @@ func TestSetDisabled(t *testing.T) {
 		{name: "empty body", path: "disable", body: "", status: http.StatusBadRequest, code: "bad_request"},
 		{name: "no provider", path: "disable", body: `{"model":"gpt-a"}`, status: http.StatusBadRequest, code: "bad_request"},
 		{name: "wrong type", path: "disable", body: `{"provider":1}`, status: http.StatusBadRequest, code: "bad_request"},
+		{name: "trailing data", path: "disable", body: `{"provider":"openai"} {"provider":"other"}`, status: http.StatusBadRequest, code: "bad_request"},
 		{name: "unknown field", path: "disable", body: `{"provider":"openai","modle":"gpt-a"}`, status: http.StatusBadRequest, code: "bad_request"},
 		{
 			name: "body over 64 KiB", path: "disable", body: `{"provider":"openai","model":"` + strings.Repeat("x", 1<<16) + `"}`,

@@ -7,11 +7,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/relais/relais/internal/config"
 	"github.com/relais/relais/internal/provider"
@@ -20,11 +24,13 @@ import (
 // Spec is the `type: openai` provider's own options.
 type Spec struct {
 	// BaseURL ends before the endpoint, e.g. https://api.openai.com/v1.
-	BaseURL      string            `yaml:"base_url"`
-	APIKey       config.Secret     `yaml:"api_key"`
-	Organization string            `yaml:"organization"`
-	Project      string            `yaml:"project"`
-	Headers      map[string]string `yaml:"headers"`
+	BaseURL      string        `yaml:"base_url"`
+	APIKey       config.Secret `yaml:"api_key"`
+	Organization string        `yaml:"organization"`
+	Project      string        `yaml:"project"`
+	// Headers are sent with every call. Values are secrets: gateways often
+	// carry credentials in them (api-key, x-api-key, helicone-auth).
+	Headers map[string]config.Secret `yaml:"headers"`
 	// MaxIdleConns is how many idle keep-alive connections to keep to this
 	// provider; the default suits a few thousand requests per second.
 	MaxIdleConns int `yaml:"max_idle_conns"`
@@ -40,9 +46,18 @@ func (s *Spec) Validate() []config.Problem {
 	} else if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		ps = append(ps, config.Problem{Path: "base_url", Message: fmt.Sprintf("%q is not an http(s) URL", s.BaseURL)})
 	}
-	for k := range s.Headers {
-		if k == "" || strings.ContainsAny(k, " :\r\n") {
+	for _, f := range []struct {
+		path, v string
+	}{{"api_key", s.APIKey.Value()}, {"organization", s.Organization}, {"project", s.Project}} {
+		if !httpguts.ValidHeaderFieldValue(f.v) {
+			ps = append(ps, config.Problem{Path: f.path, Message: "contains characters that cannot be sent in an HTTP header (a trailing newline?)"})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			ps = append(ps, config.Problem{Path: "headers", Message: fmt.Sprintf("%q is not a valid header name", k)})
+		} else if !httpguts.ValidHeaderFieldValue(s.Headers[k].Value()) {
+			ps = append(ps, config.Problem{Path: "headers." + k, Message: "contains characters that cannot be sent in an HTTP header (a trailing newline?)"})
 		}
 	}
 	if s.MaxIdleConns < 0 {
@@ -101,7 +116,7 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 		h.Set("OpenAI-Project", s.Project)
 	}
 	for k, v := range s.Headers {
-		h.Set(k, v)
+		h.Set(k, v.Value())
 	}
 	return &Provider{
 		name:   opts.Name,

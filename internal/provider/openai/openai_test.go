@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relais/relais/internal/config"
 	"github.com/relais/relais/internal/provider"
 	"github.com/relais/relais/internal/provider/openai"
 )
@@ -95,7 +96,7 @@ func TestDo(t *testing.T) {
 	}{
 		{
 			name:   "chat with every header",
-			spec:   openai.Spec{APIKey: apiKey, Organization: "org-1", Project: "proj-1", Headers: map[string]string{"X-Team": "search", "helicone-auth": "h"}},
+			spec:   openai.Spec{APIKey: apiKey, Organization: "org-1", Project: "proj-1", Headers: map[string]config.Secret{"X-Team": "search", "helicone-auth": "h"}},
 			suffix: "/v1",
 			call:   provider.Call{Endpoint: provider.ChatCompletions, Model: "gpt-4o", Body: chat, RequestID: "req-1"},
 			method: http.MethodPost, path: "/v1/chat/completions",
@@ -154,7 +155,7 @@ func TestDo(t *testing.T) {
 		{
 			// Some compatible servers take the key in a header of their own.
 			name:   "extra headers win over the defaults",
-			spec:   openai.Spec{APIKey: apiKey, Headers: map[string]string{"Authorization": "Token other"}},
+			spec:   openai.Spec{APIKey: apiKey, Headers: map[string]config.Secret{"Authorization": "Token other"}},
 			suffix: "/v1",
 			call:   provider.Call{Endpoint: provider.ChatCompletions, Body: chat},
 			method: http.MethodPost, path: "/v1/chat/completions",
@@ -269,20 +270,24 @@ func TestSpecValidate(t *testing.T) {
 	}{
 		{"minimal", openai.Spec{BaseURL: "https://api.openai.com/v1"}, nil},
 		{"full", openai.Spec{BaseURL: "http://127.0.0.1:8000/v1/", APIKey: apiKey, Organization: "o", Project: "p",
-			Headers: map[string]string{"X-Ok": "1", "api-key": "k"}, MaxIdleConns: 10}, nil},
+			Headers: map[string]config.Secret{"X-Ok": "1", "api-key": "k"}, MaxIdleConns: 10}, nil},
 		{"missing base_url", openai.Spec{}, []string{"base_url"}},
 		{"ftp scheme", openai.Spec{BaseURL: "ftp://example.com/v1"}, []string{"base_url"}},
 		{"no scheme", openai.Spec{BaseURL: "api.openai.com/v1"}, []string{"base_url"}},
 		{"host and port without scheme", openai.Spec{BaseURL: "localhost:8000"}, []string{"base_url"}},
 		{"no host", openai.Spec{BaseURL: "https:///v1"}, []string{"base_url"}},
 		{"unparsable", openai.Spec{BaseURL: "http://[::1"}, []string{"base_url"}},
-		{"empty header name", openai.Spec{BaseURL: "https://x", Headers: map[string]string{"": "v"}}, []string{"headers"}},
-		{"header name with a space", openai.Spec{BaseURL: "https://x", Headers: map[string]string{"X Team": "v"}}, []string{"headers"}},
-		{"header name with a colon", openai.Spec{BaseURL: "https://x", Headers: map[string]string{"X-Team:": "v"}}, []string{"headers"}},
-		{"header name with a newline", openai.Spec{BaseURL: "https://x", Headers: map[string]string{"X-A\r\nX-B": "v"}}, []string{"headers"}},
+		{"empty header name", openai.Spec{BaseURL: "https://x", Headers: map[string]config.Secret{"": "v"}}, []string{"headers"}},
+		{"header name with a space", openai.Spec{BaseURL: "https://x", Headers: map[string]config.Secret{"X Team": "v"}}, []string{"headers"}},
+		{"header name with a colon", openai.Spec{BaseURL: "https://x", Headers: map[string]config.Secret{"X-Team:": "v"}}, []string{"headers"}},
+		{"header name with a newline", openai.Spec{BaseURL: "https://x", Headers: map[string]config.Secret{"X-A\r\nX-B": "v"}}, []string{"headers"}},
+		{"header name not a token", openai.Spec{BaseURL: "https://x", Headers: map[string]config.Secret{"X(bad)": "v"}}, []string{"headers"}},
+		{"header value with a newline", openai.Spec{BaseURL: "https://x", Headers: map[string]config.Secret{"X-Key": "k\n"}}, []string{"headers.X-Key"}},
+		{"api_key with a trailing newline", openai.Spec{BaseURL: "https://x", APIKey: "sk-1\n"}, []string{"api_key"}},
+		{"organization with a newline", openai.Spec{BaseURL: "https://x", Organization: "o\r\n"}, []string{"organization"}},
 		{"negative max_idle_conns", openai.Spec{BaseURL: "https://x", MaxIdleConns: -1}, []string{"max_idle_conns"}},
 		{"zero max_idle_conns takes the default", openai.Spec{BaseURL: "https://x", MaxIdleConns: 0}, nil},
-		{"every problem at once", openai.Spec{Headers: map[string]string{"a b": "v"}, MaxIdleConns: -5},
+		{"every problem at once", openai.Spec{Headers: map[string]config.Secret{"a b": "v"}, MaxIdleConns: -5},
 			[]string{"base_url", "headers", "max_idle_conns"}},
 	}
 	for _, tt := range tests {
