@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -272,5 +273,44 @@ func waitLog(t *testing.T, s *server, substr string) {
 		case <-timeout:
 			t.Fatalf("no log line with %q within 10s", substr)
 		}
+	}
+}
+
+// TestReloadCommand: `relais reload` validates the file, then asks the
+// running server (found from admin.listen) to reload it.
+func TestReloadCommand(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := ln.Addr().String()
+	ln.Close()
+	base := strings.Replace(slowStreamConfig, "admin: { listen: 127.0.0.1:0 }", "admin: { listen: "+adminAddr+", token: s3cret }", 1)
+	path := writeConfig(t, base)
+	s := startServe(t, path)
+
+	if err := os.WriteFile(path, []byte(base+"  - { model: chat2, targets: [ { provider: slow, model: sim-chat } ] }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(binary, "reload", "--config", path).CombinedOutput(); err != nil || !strings.Contains(string(out), "reloaded") {
+		t.Fatalf("relais reload: %v\n%s", err, out)
+	}
+	resp, err := http.Post("http://"+s.gateway+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"chat2","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("chat2 after relais reload: %d", resp.StatusCode)
+	}
+
+	if err := os.WriteFile(path, []byte(base+"  - { model: chat3, targets: [ { provider: nowhere, model: x } ] }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "reload", "--config", path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `unknown provider "nowhere"`) {
+		t.Fatalf("reload of an invalid config: %v\n%s", err, out)
 	}
 }
