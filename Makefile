@@ -32,6 +32,10 @@ fuzz: ## Fuzz the parsers of untrusted input for a short while
 bench: ## Micro-benchmarks of the hot-path pieces
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./internal/...
 
+.PHONY: bench-load
+bench-load: ## Load benchmark: relais vs a plain proxy vs direct (~10 min, needs the machine) → ./bench-results/
+	$(GO) run ./cmd/relais bench --out bench-results
+
 .PHONY: lint
 lint: ## gofmt, go vet, and golangci-lint when installed
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -27,6 +27,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), demoCmd(), checkCmd(), reloadCmd(), versionCmd())
+	root.AddCommand(benchCmd())
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {

@@ -46,11 +46,11 @@ func ServeBaseline(ctx context.Context, o BaselineOptions) error {
 		FlushInterval: -1,
 		ErrorLog:      slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
-	gw, err := listen(o.Listen, proxy, o.Logger)
+	gw, err := listen(ctx, o.Listen, proxy, o.Logger)
 	if err != nil {
 		return err
 	}
-	adm, err := listen(o.AdminListen, http.HandlerFunc(goroutines), o.Logger)
+	adm, err := listen(ctx, o.AdminListen, http.HandlerFunc(goroutines), o.Logger)
 	if err != nil {
 		_ = gw.srv.Close()
 		return err
@@ -75,8 +75,9 @@ type server struct {
 	done chan error
 }
 
-func listen(addr string, h http.Handler, log *slog.Logger) (*server, error) {
-	ln, err := net.Listen("tcp", addr)
+func listen(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (*server, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,7 +85,7 @@ func startChild(ctx context.Context, name, binary string, args []string, cpu int
 		return c, nil
 	case <-c.done:
 		cancel()
-		return nil, fmt.Errorf("%s exited before listening (%v); its last lines:\n%s", name, c.err, c.tail)
+		return nil, fmt.Errorf("%s exited before listening: %w; its last lines:\n%s", name, c.exit(), c.tail)
 	case <-timer.C:
 		c.stop()
 		return nil, fmt.Errorf("%s did not listen within %s; its last lines:\n%s", name, startTimeout, c.tail)
@@ -122,10 +123,19 @@ func (c *child) readLog(r io.Reader, started chan<- startedLine) {
 func (c *child) alive() error {
 	select {
 	case <-c.done:
-		return fmt.Errorf("%s exited during the measurement (%v); its last lines:\n%s", c.name, c.err, c.tail)
+		return fmt.Errorf("%s exited during the measurement: %w; its last lines:\n%s", c.name, c.exit(), c.tail)
 	default:
 		return nil
 	}
+}
+
+// exit is how the child ended, once done is closed: a gateway that ends
+// by itself has failed, even with status 0.
+func (c *child) exit() error {
+	if c.err == nil {
+		return errors.New("exit status 0")
+	}
+	return c.err
 }
 
 // stop sends SIGTERM and waits for the exit; after stopGrace, SIGKILL.

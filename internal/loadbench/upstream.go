@@ -39,7 +39,11 @@ const completion = `{"id":"chatcmpl-BbEnCh0000000000000000000000","object":"chat
 const overloaded = `{"error":{"message":"The server is overloaded. Please try again later.","type":"server_error","param":null,"code":"overloaded"}}`
 
 // streamShape is what a streaming answer looks like: Chunks content chunks,
-// the first Gap after the role chunk and each next one Gap later.
+// the first right after the role chunk and each next one Gap later. No
+// timer runs before the first content, so the time to first token holds
+// none of the harness's timer jitter (about a millisecond: the Go runtime
+// sleeps in epoll_wait, whose timeout is in ms) and shows what a gateway
+// adds to the microsecond.
 type streamShape struct {
 	Chunks int
 	Gap    time.Duration
@@ -52,14 +56,14 @@ type upstreams struct {
 	shape atomic.Pointer[streamShape]
 }
 
-func startUpstreams(shape streamShape) (*upstreams, error) {
+func startUpstreams(ctx context.Context, shape streamShape) (*upstreams, error) {
 	u := &upstreams{}
 	u.shape.Store(&shape)
 	var err error
-	if u.a, err = startUpstream("bench-model-a", &u.shape); err != nil {
+	if u.a, err = startUpstream(ctx, "bench-model-a", &u.shape); err != nil {
 		return nil, err
 	}
-	if u.b, err = startUpstream("bench-model-b", &u.shape); err != nil {
+	if u.b, err = startUpstream(ctx, "bench-model-b", &u.shape); err != nil {
 		u.a.close()
 		return nil, err
 	}
@@ -97,14 +101,15 @@ type sseChunks struct {
 	role, content, finish, usage []byte
 }
 
-var done = []byte("data: [DONE]\n\n")
+var doneEvent = []byte("data: [DONE]\n\n")
 
-func startUpstream(model string, shape *atomic.Pointer[streamShape]) (*upstream, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func startUpstream(ctx context.Context, model string, shape *atomic.Pointer[streamShape]) (*upstream, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("fake upstream: %w", err)
 	}
-	u := &upstream{ln: ln, shape: shape, body: fmt.Appendf(nil, completion, model), chunks: renderChunks(model)}
+	u := &upstream{ln: ln, shape: shape, body: renderCompletion(model), chunks: renderChunks(model)}
 	u.bodyLen = []string{strconv.Itoa(len(u.body))}
 	u.headers = http.Header{
 		"Content-Type":                   {"application/json"},
@@ -125,6 +130,8 @@ func startUpstream(model string, shape *atomic.Pointer[streamShape]) (*upstream,
 	go func() { _ = u.srv.Serve(ln) }()
 	return u, nil
 }
+
+func renderCompletion(model string) []byte { return fmt.Appendf(nil, completion, model) }
 
 func renderChunks(model string) sseChunks {
 	const head = `data: {"id":"chatcmpl-BbEnCh0000000000000000000000","object":"chat.completion.chunk","created":1767225600,"model":"%s","system_fingerprint":"fp_bench01","choices":[`
@@ -182,8 +189,9 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(u.body)
 }
 
-// stream writes the role chunk at once, then the content chunks at the
-// shape's pace, the finish chunk, the usage chunk when asked, and [DONE].
+// stream writes the role chunk and the first content chunk at once, the
+// next content chunks at the shape's pace, then the finish chunk, the usage
+// chunk when asked, and [DONE].
 func (u *upstream) stream(ctx context.Context, w http.ResponseWriter, includeUsage bool) {
 	shape := u.shape.Load()
 	h := w.Header()
@@ -196,12 +204,12 @@ func (u *upstream) stream(ctx context.Context, w http.ResponseWriter, includeUsa
 		}
 		return rc.Flush() == nil
 	}
-	if !send(u.chunks.role) {
+	if !send(u.chunks.role) || !send(u.chunks.content) {
 		return
 	}
 	t := time.NewTimer(shape.Gap)
 	defer t.Stop()
-	for range shape.Chunks {
+	for range shape.Chunks - 1 {
 		select {
 		case <-ctx.Done():
 			return
@@ -215,5 +223,5 @@ func (u *upstream) stream(ctx context.Context, w http.ResponseWriter, includeUsa
 	if !send(u.chunks.finish) || includeUsage && !send(u.chunks.usage) {
 		return
 	}
-	_ = send(done)
+	_ = send(doneEvent)
 }
