@@ -6,7 +6,6 @@ import (
 	"testing"
 )
 
-
 // TestAllOpenStillTried: when every target's breaker is open, relais tries
 // them in order rather than failing untried, and a target that recovered
 // serves (and its breaker closes).
