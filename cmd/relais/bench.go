@@ -38,7 +38,9 @@ generator run in this process; the gateway under test (relais, or a plain
 httputil.ReverseProxy as the baseline) runs as a child process of this binary.
 On two or more CPUs the gateway is pinned to one CPU and the harness to another,
 each with GOMAXPROCS=1. Paths are measured in rotating order over rounds; the
-report gives medians and the targets of issue 3 with PASS or MISS.
+report gives medians and the project's targets with PASS or MISS; relais's
+CPU profile under maximum load and its heap with thousands of streams open are
+kept beside the report (relais-*.pprof).
 
 The benchmark needs the machine to itself, runs on 127.0.0.1 only, and stops by
 itself (about 9 minutes with the defaults, a few seconds with --quick).`,
@@ -49,7 +51,7 @@ itself (about 9 minutes with the defaults, a few seconds with --quick).`,
 				return fmt.Errorf("find the relais binary: %w", err)
 			}
 			o := f.options(cmd)
-			o.Binary, o.Version, o.Progress = bin, versionString(), cmd.ErrOrStderr()
+			o.Binary, o.Version, o.Progress, o.ProfileDir = bin, versionString(), cmd.ErrOrStderr(), f.out
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := loadbench.Run(ctx, o)

@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -35,12 +36,21 @@ type Server struct {
 	token [sha256.Size]byte
 	open  bool // no token configured (allowed on loopback only)
 	gath  prometheus.Gatherer
+	pprof bool
 }
 
-// New returns the admin handler. An empty token leaves the API open, which
-// config validation allows only on a loopback listener.
-func New(b Backend, token string, gath prometheus.Gatherer) *Server {
-	return &Server{b: b, token: sha256.Sum256([]byte(token)), open: token == "", gath: gath}
+// Options are the admin listener's settings.
+type Options struct {
+	// Token protects /admin/api and /debug/pprof. Empty leaves them open,
+	// which config validation allows only on a loopback listener.
+	Token string
+	// Pprof serves Go's profiler at /debug/pprof/.
+	Pprof bool
+}
+
+// New returns the admin handler.
+func New(b Backend, gath prometheus.Gatherer, o Options) *Server {
+	return &Server{b: b, token: sha256.Sum256([]byte(o.Token)), open: o.Token == "", gath: gath, pprof: o.Pprof}
 }
 
 // Handler returns the admin routes.
@@ -70,6 +80,13 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 	}))
+	if s.pprof {
+		mux.Handle("GET /debug/pprof/", s.auth(pprof.Index))
+		mux.Handle("GET /debug/pprof/cmdline", s.auth(pprof.Cmdline))
+		mux.Handle("GET /debug/pprof/profile", s.auth(pprof.Profile))
+		mux.Handle("GET /debug/pprof/symbol", s.auth(pprof.Symbol))
+		mux.Handle("GET /debug/pprof/trace", s.auth(pprof.Trace))
+	}
 	return mux
 }
 

@@ -70,7 +70,7 @@ func serve(t *testing.T, b admin.Backend, tok string, gath prometheus.Gatherer) 
 	if gath == nil {
 		gath = prometheus.NewRegistry()
 	}
-	srv := httptest.NewServer(admin.New(b, tok, gath).Handler())
+	srv := httptest.NewServer(admin.New(b, gath, admin.Options{Token: tok}).Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -436,6 +436,29 @@ func TestMethods(t *testing.T) {
 			}
 			if b.reloads.Load() != 0 {
 				t.Fatal("Reload called by a GET")
+			}
+		})
+	}
+}
+
+func TestPprof(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		on     bool
+		auth   string
+		status int
+	}{
+		{"off", false, "Bearer " + token, http.StatusNotFound},
+		{"on without token", true, "", http.StatusUnauthorized},
+		{"on", true, "Bearer " + token, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(admin.New(newBackend(t), prometheus.NewRegistry(), admin.Options{Token: token, Pprof: tt.on}).Handler())
+			t.Cleanup(srv.Close)
+			if got := call(t, http.MethodGet, srv.URL+"/debug/pprof/goroutine?debug=1", tt.auth, "").status; got != tt.status {
+				t.Errorf("status %d, want %d", got, tt.status)
 			}
 		})
 	}

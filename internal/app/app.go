@@ -169,7 +169,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Warn("no client keys configured: the gateway is open to anyone who can reach it", "listen", a.gwLn.Addr().String())
 	}
 	a.gwSrv = newServer(a.gw.Handler(), a.log)
-	adm := admin.New(a, a.cfg.Admin.Token.Value(), a.reg)
+	adm := admin.New(a, a.reg, admin.Options{Token: a.cfg.Admin.Token.Value(), Pprof: a.cfg.Admin.Pprof})
 	a.adminSrv = newServer(adm.Handler(), a.log)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -32,6 +32,9 @@ type Admin struct {
 	Token  Secret `yaml:"token"`
 	// URL is where the CLI (relais reload …) reaches the admin API; derived from Listen when empty.
 	URL string `yaml:"url"`
+	// Pprof serves Go's profiler at /debug/pprof/ on the admin listener,
+	// behind the admin token. Off by default.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log sets the process log.

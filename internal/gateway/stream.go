@@ -17,10 +17,10 @@ import (
 	"github.com/relais/relais/internal/route"
 )
 
-// readerPool holds the stream readers. 4 KiB covers an ordinary event; longer
+// readerPool holds the stream readers. 1 KiB covers an ordinary event; longer
 // lines are assembled by readLine. Thousands of streams can be open at once,
 // so this size is memory per open stream.
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<10) }}
 
 // Stream phases, each with its own timeout and cause.
 const (

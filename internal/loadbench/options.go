@@ -74,6 +74,10 @@ type Options struct {
 	Pin bool
 	// Progress receives one line per measurement; nil discards them.
 	Progress io.Writer
+	// ProfileDir, when set, receives pprof profiles of relais under load: CPU
+	// during its first max-throughput measurement, heap and goroutines while
+	// the streams-scale streams are open.
+	ProfileDir string
 }
 
 // DefaultOptions is the benchmark issue 3 asks for.

@@ -70,6 +70,12 @@ func (r *runner) scale(ctx context.Context, ep *endpoint) (Scale, error) {
 	defer cancel()
 	h := r.hold(sctx, st, n)
 	open, err := r.readGateway(sctx, ep)
+	if err == nil {
+		err = r.profile(sctx, ep, "heap", "relais-scale-heap.pprof")
+	}
+	if err == nil {
+		err = r.profile(sctx, ep, "goroutine", "relais-scale-goroutine.pprof")
+	}
 	s.Open = int(h.live.Load())
 	s.UpstreamConns = int(r.ups.a.open.Load())
 	if err != nil {

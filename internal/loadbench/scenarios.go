@@ -56,7 +56,10 @@ func (r *runner) maxThroughput(ctx context.Context, rep *Report) error {
 			err := r.withEndpoint(ctx, p, func(ep *endpoint) error {
 				var top Load
 				topWorkers := 0
-				for _, w := range r.o.MaxWorkers {
+				for i, w := range r.o.MaxWorkers {
+					if round == 0 && i == 0 && r.o.ProfileDir != "" && p == PathRelais {
+						go r.cpuProfile(ctx, ep)
+					}
 					l, err := r.attack(ctx, ep, 0, w, r.o.Duration)
 					if err != nil {
 						return err

@@ -127,6 +127,12 @@ func startUpstream(ctx context.Context, model string, shape *atomic.Pointer[stre
 		IdleTimeout:       120 * time.Second,
 		ConnState:         u.countConn,
 	}
+	// Like real providers, the upstream speaks HTTP/1.1 and HTTP/2; without
+	// TLS, HTTP/2 is by prior knowledge (h2c). The baseline's client speaks
+	// HTTP/1.1 to it, relais HTTP/2 (its providers have http2: true).
+	u.srv.Protocols = new(http.Protocols)
+	u.srv.Protocols.SetHTTP1(true)
+	u.srv.Protocols.SetUnencryptedHTTP2(true)
 	go func() { _ = u.srv.Serve(ln) }()
 	return u, nil
 }

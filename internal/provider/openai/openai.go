@@ -34,6 +34,11 @@ type Spec struct {
 	// MaxIdleConns is how many idle keep-alive connections to keep to this
 	// provider; the default suits a few thousand requests per second.
 	MaxIdleConns int `yaml:"max_idle_conns"`
+	// HTTP2 speaks HTTP/2 without TLS (prior knowledge, h2c) to an http://
+	// base_url, so many streams share a few connections. Only for servers
+	// that accept it (vLLM behind an h2c proxy, Envoy, relais's bench
+	// upstream); https:// base URLs negotiate HTTP/2 on their own.
+	HTTP2 bool `yaml:"http2"`
 }
 
 var _ config.ProviderSpec = (*Spec)(nil)
@@ -71,7 +76,9 @@ type Provider struct {
 	name   string
 	base   string
 	header http.Header
-	client *http.Client
+	// rt sends calls as they are: a gateway must not follow redirects or keep
+	// cookies, and skipping http.Client keeps a stream's goroutine stack small.
+	rt *http.Transport
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -102,6 +109,16 @@ func NewTransport(connect time.Duration, maxIdle int) *http.Transport {
 	}
 }
 
+func transport(connect time.Duration, s *Spec) *http.Transport {
+	t := NewTransport(connect, s.MaxIdleConns)
+	if s.HTTP2 && strings.HasPrefix(s.BaseURL, "http://") {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP2(true)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return t
+}
+
 // New builds a provider from its spec.
 func New(opts provider.Options, s *Spec) (*Provider, error) {
 	h := make(http.Header)
@@ -122,7 +139,7 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 		name:   opts.Name,
 		base:   strings.TrimRight(s.BaseURL, "/"),
 		header: h,
-		client: &http.Client{Transport: NewTransport(opts.ConnectTimeout, s.MaxIdleConns)},
+		rt:     transport(opts.ConnectTimeout, s),
 	}, nil
 }
 
@@ -146,11 +163,11 @@ func (p *Provider) Do(ctx context.Context, c *provider.Call) (*http.Response, er
 	if c.RequestID != "" {
 		req.Header.Set("X-Request-Id", c.RequestID)
 	}
-	return p.client.Do(req)
+	return p.rt.RoundTrip(req)
 }
 
 // Close drops idle connections.
 func (p *Provider) Close() error {
-	p.client.CloseIdleConnections()
+	p.rt.CloseIdleConnections()
 	return nil
 }

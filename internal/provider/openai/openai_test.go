@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/relais/relais/internal/config"
@@ -332,5 +333,38 @@ func TestSpecRedactsKey(t *testing.T) {
 	}
 	if s.APIKey.Value() != apiKey {
 		t.Fatal("Value() must return the key itself")
+	}
+}
+
+// TestHTTP2PriorKnowledge: with http2 on, calls to an http:// server that
+// speaks h2c share one HTTP/2 connection.
+func TestHTTP2PriorKnowledge(t *testing.T) {
+	t.Parallel()
+	var protos sync.Map
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos.Store(r.Proto, true)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	p, err := openai.New(provider.Options{Name: "h2"}, &openai.Spec{BaseURL: srv.URL + "/v1", HTTP2: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	resp, err := p.Do(t.Context(), &provider.Call{Endpoint: provider.ChatCompletions, Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	if _, ok := protos.Load("HTTP/2.0"); !ok {
+		t.Fatal("server saw no HTTP/2 request")
 	}
 }
