@@ -34,10 +34,12 @@ type Spec struct {
 	// MaxIdleConns is how many idle keep-alive connections to keep to this
 	// provider; the default suits a few thousand requests per second.
 	MaxIdleConns int `yaml:"max_idle_conns"`
-	// HTTP2 speaks HTTP/2 without TLS (prior knowledge, h2c) to an http://
-	// base_url, so many streams share a few connections. Only for servers
-	// that accept it (vLLM behind an h2c proxy, Envoy, relais's bench
-	// upstream); https:// base URLs negotiate HTTP/2 on their own.
+	// HTTP2 sends streams over HTTP/2 without TLS (prior knowledge, h2c) to
+	// an http:// base_url, so thousands of open streams share a few
+	// connections. Short calls keep HTTP/1.1 keep-alive connections, which
+	// cost less CPU per call. Only for servers that accept h2c (Envoy, an
+	// h2c-capable inference server, relais's bench upstream); https:// base
+	// URLs negotiate HTTP/2 on their own.
 	HTTP2 bool `yaml:"http2"`
 }
 
@@ -79,6 +81,8 @@ type Provider struct {
 	// rt sends calls as they are: a gateway must not follow redirects or keep
 	// cookies, and skipping http.Client keeps a stream's goroutine stack small.
 	rt *http.Transport
+	// streams is rt, or an h2c transport when the spec asks for HTTP/2.
+	streams *http.Transport
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -109,13 +113,13 @@ func NewTransport(connect time.Duration, maxIdle int) *http.Transport {
 	}
 }
 
-func transport(connect time.Duration, s *Spec) *http.Transport {
-	t := NewTransport(connect, s.MaxIdleConns)
-	if s.HTTP2 && strings.HasPrefix(s.BaseURL, "http://") {
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP2(true)
-		t.Protocols.SetUnencryptedHTTP2(true)
-	}
+// h2cTransport is a transport that speaks HTTP/2 by prior knowledge to
+// http:// URLs (and negotiates it for https://).
+func h2cTransport(connect time.Duration, maxIdle int) *http.Transport {
+	t := NewTransport(connect, maxIdle)
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetHTTP2(true)
+	t.Protocols.SetUnencryptedHTTP2(true)
 	return t
 }
 
@@ -135,12 +139,17 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 	for k, v := range s.Headers {
 		h.Set(k, v.Value())
 	}
-	return &Provider{
+	p := &Provider{
 		name:   opts.Name,
 		base:   strings.TrimRight(s.BaseURL, "/"),
 		header: h,
-		rt:     transport(opts.ConnectTimeout, s),
-	}, nil
+		rt:     NewTransport(opts.ConnectTimeout, s.MaxIdleConns),
+	}
+	p.streams = p.rt
+	if s.HTTP2 && strings.HasPrefix(s.BaseURL, "http://") {
+		p.streams = h2cTransport(opts.ConnectTimeout, s.MaxIdleConns)
+	}
+	return p, nil
 }
 
 // Name returns the provider's name.
@@ -163,11 +172,15 @@ func (p *Provider) Do(ctx context.Context, c *provider.Call) (*http.Response, er
 	if c.RequestID != "" {
 		req.Header.Set("X-Request-Id", c.RequestID)
 	}
+	if c.Stream {
+		return p.streams.RoundTrip(req)
+	}
 	return p.rt.RoundTrip(req)
 }
 
 // Close drops idle connections.
 func (p *Provider) Close() error {
 	p.rt.CloseIdleConnections()
+	p.streams.CloseIdleConnections()
 	return nil
 }

@@ -336,8 +336,8 @@ func TestSpecRedactsKey(t *testing.T) {
 	}
 }
 
-// TestHTTP2PriorKnowledge: with http2 on, calls to an http:// server that
-// speaks h2c share one HTTP/2 connection.
+// TestHTTP2PriorKnowledge: with http2 on, streams to an http:// server that
+// speaks h2c go over HTTP/2; short calls stay on HTTP/1.1.
 func TestHTTP2PriorKnowledge(t *testing.T) {
 	t.Parallel()
 	var protos sync.Map
@@ -356,13 +356,18 @@ func TestHTTP2PriorKnowledge(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	resp, err := p.Do(t.Context(), &provider.Call{Endpoint: provider.ChatCompletions, Body: []byte(`{}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.ProtoMajor != 2 {
-		t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
+	for _, tt := range []struct {
+		stream bool
+		major  int
+	}{{true, 2}, {false, 1}} {
+		resp, err := p.Do(t.Context(), &provider.Call{Endpoint: provider.ChatCompletions, Body: []byte(`{}`), Stream: tt.stream})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != tt.major {
+			t.Errorf("stream=%v: protocol %s, want HTTP/%d", tt.stream, resp.Proto, tt.major)
+		}
 	}
 	if _, ok := protos.Load("HTTP/2.0"); !ok {
 		t.Fatal("server saw no HTTP/2 request")
