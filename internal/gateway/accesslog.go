@@ -26,6 +26,9 @@ func newRequestID() string {
 // completions are logged only when the operator turned log.bodies on.
 func (g *Gateway) accessLog(ctx context.Context, req *request, bodies bool) {
 	req.elapsed = g.clk.Now().Sub(req.start)
+	if req.status == 0 {
+		req.status = 499 // nothing was written: the client went away first
+	}
 	g.metrics.request(req)
 	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,
