@@ -97,14 +97,7 @@ func TestReload(t *testing.T) {
 			if got.err != nil || got.servedBy() != "backup" || got.header.Get("X-Relais-Model") != "backup-model-2" || backup.last().Model != "backup-model-2" {
 				t.Fatalf("new route: err %v, served by %q/%q", got.err, got.servedBy(), got.header.Get("X-Relais-Model"))
 			}
-			page, err := c.Models.List(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, m := range page.Data {
-				ids = append(ids, m.ID)
-			}
+			ids := modelIDs(t, c)
 			if !slices.Equal(ids, []string{"chat", "chat2"}) {
 				t.Errorf("models %v after the reload, want [chat chat2]", ids)
 			}

@@ -313,9 +313,6 @@ func (a *App) States() *route.States { return a.states }
 // Usage exposes the usage table to the admin API.
 func (a *App) Usage() *usage.Accounts { return a.usage }
 
-// Registry is the Prometheus registry served at /metrics.
-func (a *App) Registry() *prometheus.Registry { return a.reg }
-
 // Provider returns a running provider by name (for the demo's sims).
 func (a *App) Provider(name string) (provider.Provider, bool) {
 	a.mu.Lock()

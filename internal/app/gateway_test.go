@@ -226,14 +226,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("models", func(t *testing.T) {
 		c := r.client(t)
-		page, err := c.Models.List(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, m := range page.Data {
-			ids = append(ids, m.ID)
-		}
+		ids := modelIDs(t, c)
 		if !slices.Equal(ids, []string{"chat", "embed"}) {
 			t.Errorf("models %v, want the routes [chat embed]", ids)
 		}

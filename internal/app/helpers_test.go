@@ -629,3 +629,17 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// modelIDs lists the models the SDK's models.list returns.
+func modelIDs(t *testing.T, c openai.Client) []string {
+	t.Helper()
+	page, err := c.Models.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range page.Data {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}

@@ -315,6 +315,3 @@ func (r *Router) Lookup(model string) (*Route, bool) {
 
 // Names lists the configured routes, sorted.
 func (r *Router) Names() []string { return r.names }
-
-// Routes returns the configured routes by name.
-func (r *Router) Routes() map[string]*Route { return r.routes }
