@@ -46,7 +46,15 @@ func ServeBaseline(ctx context.Context, o BaselineOptions) error {
 		FlushInterval: -1,
 		ErrorLog:      slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
-	gw, err := listen(ctx, o.Listen, proxy, o.Logger)
+	// Without full duplex, net/http closes an HTTP/1.1 request body once the
+	// handler first writes its response; a stream's headers can go out while
+	// the Transport is still reading that body to EOF, and the failed body
+	// write then makes it drop the upstream connection mid-stream.
+	duplex := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		proxy.ServeHTTP(w, r)
+	})
+	gw, err := listen(ctx, o.Listen, duplex, o.Logger)
 	if err != nil {
 		return err
 	}
