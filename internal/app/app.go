@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"regexp"
 	"sync"
 	"time"
 
@@ -70,6 +71,9 @@ type Options struct {
 	Clock  clock.Clock
 }
 
+// liveHeap selects go_gc_heap_live_bytes from the runtime's metrics.
+var liveHeap = regexp.MustCompile(`^/gc/heap/live:bytes$`)
+
 // New builds every part from cfg, which must have passed validation.
 func New(cfg *config.Config, opts Options) (*App, error) {
 	if opts.Clock == nil {
@@ -80,7 +84,11 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 	}
 	a := &App{path: opts.Path, log: opts.Logger, clk: opts.Clock, reg: prometheus.NewRegistry(),
 		states: route.NewStates(opts.Clock), providers: map[string]builtProvider{}}
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(collectors.NewGoCollector(
+		// The live heap after the last GC is what says whether memory grows
+		// with traffic; heap_inuse also counts garbage not yet collected.
+		collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: liveHeap}),
+	), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dropped := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "relais_observations_dropped_total", Help: "Observations dropped because their queue was full (requests are never slowed for them).",
 	})

@@ -32,8 +32,9 @@ type cannedProvider struct {
 	stream string
 }
 
-func (c *cannedProvider) Name() string { return "canned" }
-func (c *cannedProvider) Close() error { return nil }
+func (c *cannedProvider) Name() string        { return "canned" }
+func (c *cannedProvider) Info() provider.Info { return provider.Info{} }
+func (c *cannedProvider) Close() error        { return nil }
 func (c *cannedProvider) Do(_ context.Context, call *provider.Call) (*http.Response, error) {
 	body, ct := c.body, "application/json"
 	if call.Stream {

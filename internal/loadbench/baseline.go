@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"runtime"
+	"runtime/metrics"
 	"time"
 
 	"github.com/relais/relais/internal/provider/openai"
@@ -70,11 +71,16 @@ func ServeBaseline(ctx context.Context, o BaselineOptions) error {
 	return errors.Join(gw.shutdown(shutCtx), adm.shutdown(shutCtx))
 }
 
-// goroutines answers in the Prometheus text format the one series the
-// benchmark reads from the baseline.
+// goroutines answers in the Prometheus text format the series the
+// benchmark reads from the baseline, under the names relais exposes them.
 func goroutines(w http.ResponseWriter, _ *http.Request) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
+	fmt.Fprintf(w, "go_goroutines %d\ngo_memstats_stack_inuse_bytes %d\ngo_memstats_heap_inuse_bytes %d\ngo_gc_heap_live_bytes %d\n",
+		runtime.NumGoroutine(), ms.StackInuse, ms.HeapInuse, live[0].Value.Uint64())
 }
 
 type server struct {

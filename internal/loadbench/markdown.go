@@ -136,9 +136,9 @@ func (rep *Report) writeScale(b *strings.Builder) {
 	for _, s := range rep.Scale {
 		m := s.Median
 		rows = append(rows, []string{string(s.Path), fmt.Sprintf("%d / %d", m.Open, m.Streams), f1(m.IdleRSS), f1(m.OpenRSS), f1(m.PerStream),
-			f2(m.GoroutinesPerStream), fmt.Sprint(m.UpstreamConns), fmt.Sprint(m.Errors)})
+			f1(m.StackPerStream), f1(m.HeapPerStream), f2(m.GoroutinesPerStream), fmt.Sprint(m.UpstreamConns), fmt.Sprint(m.Errors)})
 	}
-	table(b, []string{"path", "open", "idle RSS MiB", "RSS open MiB", "KiB/stream", "goroutines/stream", "upstream conns", "errors"}, rows)
+	table(b, []string{"path", "open", "idle RSS MiB", "RSS open MiB", "KiB/stream", "of which stacks", "of which heap", "goroutines/stream", "upstream conns", "errors"}, rows)
 	for _, s := range rep.Scale {
 		errorNote(b, string(s.Path), s.Median.Errors, s.Median.ErrorSample)
 	}

@@ -207,6 +207,8 @@ func medianScale(ss []Scale) Scale {
 		IdleRSS:             medianBy(ss, func(s Scale) float64 { return s.IdleRSS }),
 		OpenRSS:             medianBy(ss, func(s Scale) float64 { return s.OpenRSS }),
 		PerStream:           medianBy(ss, func(s Scale) float64 { return s.PerStream }),
+		StackPerStream:      medianBy(ss, func(s Scale) float64 { return s.StackPerStream }),
+		HeapPerStream:       medianBy(ss, func(s Scale) float64 { return s.HeapPerStream }),
 		IdleGoroutines:      medianBy(ss, func(s Scale) float64 { return s.IdleGoroutines }),
 		OpenGoroutines:      medianBy(ss, func(s Scale) float64 { return s.OpenGoroutines }),
 		GoroutinesPerStream: medianBy(ss, func(s Scale) float64 { return s.GoroutinesPerStream }),

@@ -26,6 +26,10 @@ type Scale struct {
 	IdleRSS   float64 `json:"idle_rss_mib"`
 	OpenRSS   float64 `json:"open_rss_mib"`
 	PerStream float64 `json:"rss_per_stream_kib"`
+	// Of that, goroutine stacks and heap in use (KiB per open stream): what
+	// a profile should explain.
+	StackPerStream float64 `json:"stack_per_stream_kib"`
+	HeapPerStream  float64 `json:"heap_per_stream_kib"`
 	// Goroutines of the gateway, idle and with the streams open.
 	IdleGoroutines      float64 `json:"idle_goroutines"`
 	OpenGoroutines      float64 `json:"open_goroutines"`
@@ -35,8 +39,8 @@ type Scale struct {
 }
 
 func (s Scale) String() string {
-	str := fmt.Sprintf("%d/%d open, RSS %.1f → %.1f MiB (%.1f KiB/stream), %.2f goroutines/stream, %d upstream conns, %d errors",
-		s.Open, s.Streams, s.IdleRSS, s.OpenRSS, s.PerStream, s.GoroutinesPerStream, s.UpstreamConns, s.Errors)
+	str := fmt.Sprintf("%d/%d open, RSS %.1f → %.1f MiB (%.1f KiB/stream: stacks %.1f, heap %.1f), %.2f goroutines/stream, %d upstream conns, %d errors",
+		s.Open, s.Streams, s.IdleRSS, s.OpenRSS, s.PerStream, s.StackPerStream, s.HeapPerStream, s.GoroutinesPerStream, s.UpstreamConns, s.Errors)
 	if s.ErrorSample != "" {
 		str += " (" + s.ErrorSample + ")"
 	}
@@ -71,7 +75,7 @@ func (r *runner) scale(ctx context.Context, ep *endpoint) (Scale, error) {
 	h := r.hold(sctx, st, n)
 	open, err := r.readGateway(sctx, ep)
 	if err == nil {
-		err = r.profile(sctx, ep, "heap", "relais-scale-heap.pprof")
+		err = r.profile(sctx, ep, "heap?gc=1", "relais-scale-heap.pprof")
 	}
 	if err == nil {
 		err = r.profile(sctx, ep, "goroutine", "relais-scale-goroutine.pprof")
@@ -91,6 +95,8 @@ func (r *runner) scale(ctx context.Context, ep *endpoint) (Scale, error) {
 	s.OpenRSS, s.OpenGoroutines = open.rss, open.goroutines
 	if s.Open > 0 {
 		s.PerStream = (s.OpenRSS - s.IdleRSS) * 1024 / float64(s.Open)
+		s.StackPerStream = (open.stack - idle.stack) * 1024 / float64(s.Open)
+		s.HeapPerStream = (open.heap - idle.heap) * 1024 / float64(s.Open)
 		s.GoroutinesPerStream = (s.OpenGoroutines - s.IdleGoroutines) / float64(s.Open)
 	}
 	return s, nil
@@ -176,8 +182,8 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // gatewayReading is the gateway's memory and goroutines at one instant.
 type gatewayReading struct {
-	rss        float64 // MiB
-	goroutines float64
+	rss, stack, heap float64 // MiB
+	goroutines       float64
 }
 
 func (r *runner) readGateway(ctx context.Context, ep *endpoint) (gatewayReading, error) {
@@ -185,8 +191,8 @@ func (r *runner) readGateway(ctx context.Context, ep *endpoint) (gatewayReading,
 	if err != nil {
 		return gatewayReading{}, err
 	}
-	g, err := r.scrape(ctx, ep.child.admin, "go_goroutines")
-	return gatewayReading{rss: mib(rss), goroutines: g}, err
+	vs, err := r.scrapeAll(ctx, ep.child.admin, "go_goroutines", "go_memstats_stack_inuse_bytes", "go_memstats_heap_inuse_bytes")
+	return gatewayReading{rss: mib(rss), goroutines: vs[0], stack: vs[1] / (1 << 20), heap: vs[2] / (1 << 20)}, err
 }
 
 // checkOpenFiles fails early when this process or the gateway could not

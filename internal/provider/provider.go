@@ -11,13 +11,35 @@ import (
 	"time"
 )
 
-// Endpoint is one operation of the AI API.
+// Dialect is the shape of an AI API: the one a provider speaks, or the one
+// a client calls relais in.
+type Dialect uint8
+
+const (
+	// OpenAI is the Chat Completions API and everything that copies it.
+	OpenAI Dialect = iota
+	// Anthropic is the Messages API.
+	Anthropic
+)
+
+func (d Dialect) String() string {
+	if d == Anthropic {
+		return "anthropic"
+	}
+	return "openai"
+}
+
+// Endpoint is one operation of the AI API. ChatCompletions is the chat
+// operation in whatever dialect the provider speaks: an Anthropic provider
+// sends it to /messages.
 type Endpoint uint8
 
 const (
 	ChatCompletions Endpoint = iota
 	Embeddings
 	Models
+	// Responses is OpenAI's Responses API, forwarded untranslated.
+	Responses
 )
 
 // Path returns the endpoint's path relative to an OpenAI-style base URL.
@@ -29,6 +51,8 @@ func (e Endpoint) Path() string {
 		return "/embeddings"
 	case Models:
 		return "/models"
+	case Responses:
+		return "/responses"
 	}
 	return ""
 }
@@ -41,6 +65,8 @@ func (e Endpoint) String() string {
 		return "embeddings"
 	case Models:
 		return "models"
+	case Responses:
+		return "responses"
 	}
 	return "unknown"
 }
@@ -58,10 +84,22 @@ type Call struct {
 	RequestID string
 }
 
+// Info is what the gateway needs to know of a provider to talk to it.
+type Info struct {
+	// Dialect is the API shape the provider's calls take; the gateway
+	// translates a client's request when it differs.
+	Dialect Dialect
+	// DefaultMaxTokens is sent as max_tokens when a translated request has
+	// none and the dialect requires it (Anthropic).
+	DefaultMaxTokens int
+}
+
 // Provider sends calls to one upstream service.
 type Provider interface {
 	// Name is the provider's name in config.
 	Name() string
+	// Info describes the provider's API.
+	Info() Info
 	// Do sends the call. On success the caller owns resp.Body and must close it.
 	// Errors are transport errors (connect, reset, canceled); HTTP error statuses
 	// come back as responses.

@@ -155,6 +155,9 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 // Name returns the provider's name.
 func (p *Provider) Name() string { return p.name }
 
+// Info says the provider speaks the OpenAI dialect.
+func (p *Provider) Info() provider.Info { return provider.Info{Dialect: provider.OpenAI} }
+
 // Do sends one call.
 func (p *Provider) Do(ctx context.Context, c *provider.Call) (*http.Response, error) {
 	method, body := http.MethodPost, io.Reader(bytes.NewReader(c.Body))

@@ -85,6 +85,9 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 // Name returns the provider's name.
 func (p *Provider) Name() string { return p.up.Name() }
 
+// Info describes the sim's API.
+func (p *Provider) Info() provider.Info { return p.up.Info() }
+
 // Do sends the call to the sim server over HTTP.
 func (p *Provider) Do(ctx context.Context, c *provider.Call) (*http.Response, error) {
 	return p.up.Do(ctx, c)
