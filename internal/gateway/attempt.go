@@ -51,12 +51,11 @@ type failure struct {
 // attemptLoop walks the route's targets in order, following decide for each
 // attempt, until one answer goes to the client or the budget is spent.
 func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request) {
-	var orderBuf [route.MaxTargets]*route.Target
 	n := route.Needs{}
 	if req.route.Restricted() {
 		n = needs(req.body)
 	}
-	order := req.route.Order(orderBuf[:0], n)
+	order := req.route.Order(req.order[:0], n)
 	if len(order) == 0 {
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "no_target",
 			Message: "No target of route '" + req.route.Name + "' can serve this request (all drained, or none has the capabilities it needs: tools, images, JSON schema or context size)."})
@@ -65,8 +64,7 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 	}
 	req.first = order[0]
 	var last *failure
-	var skippedBuf [route.MaxTargets]*route.Target
-	skipped := skippedBuf[:0]
+	skipped := req.skipped[:0]
 	tried := false
 	for _, t := range order {
 		permit := t.Breaker.Allow()
@@ -100,64 +98,31 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 // tryTarget makes up to retries.attempts attempts at t. It reports whether
 // the request is finished (an answer went to the client).
 func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request, t *route.Target, permit route.Permit, last **failure) bool {
-	body, err := rewrite(req.body, t.Model, req.p)
-	if err != nil {
-		writeError(w, errInvalidRequest("cannot rewrite the request for "+t.Provider+": "+err.Error(), ""))
-		req.status = http.StatusBadRequest
+	call := g.prepareCall(w, req, t)
+	if call == nil {
 		return true
 	}
-	call := &provider.Call{Endpoint: req.endpoint, Model: t.Model, Body: body, Stream: req.p.stream, RequestID: req.id}
 	for try := 1; try <= rt.Retries.Attempts; try++ {
 		if time.Until(req.deadline) < minAttemptBudget {
 			return false
 		}
 		req.attempts++
 		started := g.clk.Now()
-		var res result
+		res := &req.res
 		var up *upstream
 		if req.p.stream {
-			res = g.streamAttempt(ctx, w, rt, req, t, call)
+			g.streamAttempt(ctx, w, rt, req, t, call, res)
 		} else {
-			res, up = g.plainAttempt(ctx, rt, req, t, call)
+			up = g.plainAttempt(ctx, rt, req, t, call, res)
 		}
-		v := decide(res, rt.Retries.MaxRetryAfter.D())
-		latency := g.clk.Now().Sub(started)
-
-		switch {
-		case v.cool:
-			t.Breaker.Cooldown(permit, v.cooling)
-		default:
-			t.Breaker.Record(permit, !v.failure)
-		}
-		if res.outcome == health.OK {
-			t.ObserveLatency(latency)
-		}
-		if v.badConfig {
-			g.log.Error("provider refused relais's credentials; check its api_key", "provider", t.Provider, "model", t.Model, "status", res.status)
-		}
-		final := v.done
-		if up != nil {
-			if v.done && !res.committed {
-				req.status = up.status
-				g.writeUpstream(w, req, t, up)
-			}
-			g.putBuf(up.buf)
-		}
-		if v.done {
-			req.served, req.outcome = t, res.outcome
-			if req.status == 0 {
-				req.status = res.status
-			}
-		}
-		g.observe(req, t, res, started, latency, final)
-		if v.done {
+		done, same, wait := g.settle(w, rt, req, t, permit, res, up, started)
+		if done {
 			return true
 		}
-		*last = &failure{target: t, res: res, retry: res.retry}
-		if !v.same || try == rt.Retries.Attempts || ctx.Err() != nil {
+		*last = &failure{target: t, res: *res, retry: res.retry}
+		if !same || try == rt.Retries.Attempts || ctx.Err() != nil {
 			return false
 		}
-		wait := v.wait
 		if wait == 0 {
 			wait = backoff(rt.Retries.Backoff.D(), rt.Retries.MaxBackoff.D(), try)
 		}
@@ -170,6 +135,53 @@ func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runt
 		}
 	}
 	return false
+}
+
+// prepareCall builds the call to t, or answers the client when the request
+// cannot be rewritten for it.
+func (g *Gateway) prepareCall(w http.ResponseWriter, req *request, t *route.Target) *provider.Call {
+	body, err := rewrite(req.body, t.Model, req.p)
+	if err != nil {
+		writeError(w, errInvalidRequest("cannot rewrite the request for "+t.Provider+": "+err.Error(), ""))
+		req.status = http.StatusBadRequest
+		return nil
+	}
+	return &provider.Call{Endpoint: req.endpoint, Model: t.Model, Body: body, Stream: req.p.stream, RequestID: req.id}
+}
+
+// settle applies an attempt's verdict: breaker, latency, the answer of a
+// plain call, the observation. It returns whether the request is finished,
+// and whether and after how long (0 = backoff) to try the same target again.
+func (g *Gateway) settle(w http.ResponseWriter, rt *Runtime, req *request, t *route.Target, permit route.Permit, res *result, up *upstream, started time.Time) (done, same bool, wait time.Duration) {
+	v := decide(*res, rt.Retries.MaxRetryAfter.D())
+	latency := g.clk.Now().Sub(started)
+	switch {
+	case v.cool:
+		t.Breaker.Cooldown(permit, v.cooling)
+	default:
+		t.Breaker.Record(permit, !v.failure)
+	}
+	if res.outcome == health.OK {
+		t.ObserveLatency(latency)
+	}
+	if v.badConfig {
+		g.log.Error("provider refused relais's credentials; check its api_key", "provider", t.Provider, "model", t.Model, "status", res.status)
+	}
+	if up != nil {
+		if v.done && !res.committed {
+			req.status = up.status
+			g.writeUpstream(w, req, t, up)
+		}
+		g.putBuf(up.buf)
+	}
+	if v.done {
+		req.served, req.outcome = t, res.outcome
+		if req.status == 0 {
+			req.status = res.status
+		}
+	}
+	g.observe(req, t, *res, started, latency, v.done)
+	return v.done, v.same, v.wait
 }
 
 // backoff is exponential with equal jitter: never zero, so never a tight loop.
@@ -199,7 +211,7 @@ type upstream struct {
 }
 
 // plainAttempt sends a non-streaming call and reads the whole answer.
-func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t *route.Target, call *provider.Call) (result, *upstream) {
+func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t *route.Target, call *provider.Call, res *result) *upstream {
 	timeout, cause := rt.Timeouts.Attempt.D(), errTimeoutAttempt
 	if left := time.Until(req.deadline); left < timeout {
 		timeout, cause = left, errDeadline
@@ -208,16 +220,18 @@ func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t
 	defer cancel()
 	resp, err := t.Upstream.Do(actx, call)
 	if err != nil {
-		return transportResult(ctx, actx, err), nil
+		*res = transportResult(ctx, actx, err)
+		return nil
 	}
 	defer resp.Body.Close()
 	buf := g.getBuf()
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxUpstreamBody)); err != nil {
 		g.putBuf(buf)
-		return transportResult(ctx, actx, err), nil
+		*res = transportResult(ctx, actx, err)
+		return nil
 	}
 	body := buf.Bytes()
-	res := result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
+	*res = result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
 	up := &upstream{status: resp.StatusCode, header: resp.Header, body: body, buf: buf}
 	if resp.StatusCode == http.StatusOK {
 		u := readUsage(body)
@@ -226,10 +240,10 @@ func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t
 		if req.endpoint == provider.ChatCompletions && u.chars == 0 && !view(body, "choices.0.message.tool_calls").Exists() {
 			res.outcome = health.EmptyOutput
 		}
-		return res, up
+		return up
 	}
-	classifyStatus(&res, resp.Header, body, g.clk.Now())
-	return res, up
+	classifyStatus(res, resp.Header, body, g.clk.Now())
+	return up
 }
 
 // classifyStatus fills the outcome of an HTTP error answer.

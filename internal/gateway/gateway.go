@@ -95,6 +95,11 @@ type request struct {
 	// no allocation of its own.
 	hdr  []string
 	hbuf [8]string
+	// res is the current attempt's result, here rather than in the attempt
+	// loop's frame, which a stream keeps on the stack.
+	res result
+	// order and skipped back the attempt loop's target lists.
+	order, skipped [route.MaxTargets]*route.Target
 }
 
 // setHeader sets a canonical header key to v.
@@ -115,19 +120,41 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endp
 	req.setHeader(w.Header(), "X-Relais-Request-Id", req.id)
 	defer g.accessLog(r.Context(), req, rt.LogBodies)
 
+	// The checks live in admit so that their temporaries are not part of
+	// this frame, which stays on the stack for a stream's whole life.
+	release, buf := g.admit(w, r, rt, req)
+	defer g.putBuf(buf)
+	if release == nil {
+		return
+	}
+	defer release()
+	if req.route == nil {
+		return
+	}
+	g.attemptLoop(r.Context(), w, rt, req)
+
+	if req.usage.total() > 0 {
+		req.client.Spend(g.clk.Now(), req.usage.total())
+	}
+}
+
+// admit authenticates the client, takes an admission slot, applies the
+// client's limits, reads and peeks the body and finds the route. It returns
+// the slot's release (nil when none was taken) and the body's buffer; a
+// request that may go on has req.route set, any other has been answered.
+func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, rt *Runtime, req *request) (func(), *bodyBuf) {
 	client, ok := rt.Keys.Authenticate(r)
 	if !ok {
 		g.fail(w, req, errUnauthorized(), "unauthorized")
-		return
+		return nil, nil
 	}
 	req.client = client
 
 	release, err := rt.Admission.Acquire(r.Context())
 	if err != nil {
 		g.reject(w, req, err)
-		return
+		return nil, nil
 	}
-	defer release()
 
 	d := client.Admit(req.start)
 	d.SetHeaders(w.Header())
@@ -135,22 +162,21 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endp
 		setRetryAfter(w.Header(), d.RetryAfter)
 		g.fail(w, req, &apiError{Status: http.StatusTooManyRequests, Type: d.Limit, Code: "rate_limit_exceeded",
 			Message: "Rate limit reached for key " + client.Name + " on " + d.Limit + " per minute. Retry after the time in Retry-After."}, "rate_limited")
-		return
+		return release, nil
 	}
 
 	body, buf, aerr := g.readBody(w, r, rt.MaxBody)
-	defer g.putBuf(buf)
 	if aerr != nil {
 		g.fail(w, req, aerr, "")
-		return
+		return release, buf
 	}
 	req.body = body
 	p, aerr := peek(body)
 	if aerr != nil {
 		g.fail(w, req, aerr, "")
-		return
+		return release, buf
 	}
-	if ep == provider.Embeddings {
+	if req.endpoint == provider.Embeddings {
 		p.stream = false
 	}
 	req.p = p
@@ -158,23 +184,19 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endp
 	if !ok {
 		g.fail(w, req, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "model_not_found", Param: "model",
 			Message: "The model '" + p.model + "' does not exist on this gateway. GET /v1/models lists the models you can use."}, "")
-		return
+		return release, buf
 	}
 	if !client.Allows(rte.Name) {
 		g.fail(w, req, &apiError{Status: http.StatusForbidden, Type: "invalid_request_error", Code: "model_not_allowed", Param: "model",
 			Message: "The key " + client.Name + " may not use the model '" + p.model + "'."}, "")
-		return
+		return release, buf
 	}
 	req.route = rte
 	// The deadline is enforced by real timers (each attempt's own context),
 	// so it is real time; g.clk, which tests may fake, only stamps and measures.
 	// The request's context ends only when the client goes away.
 	req.deadline = time.Now().Add(rt.Timeouts.Request.D())
-	g.attemptLoop(r.Context(), w, rt, req)
-
-	if req.usage.total() > 0 {
-		client.Spend(g.clk.Now(), req.usage.total())
-	}
+	return release, buf
 }
 
 // fail answers a request refused before any attempt.

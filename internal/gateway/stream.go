@@ -68,89 +68,124 @@ var (
 // Until the first event with content, nothing is written, so the attempt can
 // still fail over; after that, a failure ends the stream with an SSE error
 // event.
-func (g *Gateway) streamAttempt(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request, t *route.Target, call *provider.Call) result {
-	sent := g.clk.Now()
-	sentAt := time.Now() // the phase timers run in real time, whatever g.clk is
-	actx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	timer := newPhaseTimer(cancel, req.deadline)
-	timer.arm(phaseHeader, rt.Timeouts.Header.D())
-	defer timer.t.Stop()
-
-	resp, err := t.Upstream.Do(actx, call)
-	if err != nil {
-		return transportResult(ctx, actx, err)
+//
+// This frame and its callers' stay on the handler's stack for the stream's
+// whole life, which is what an open stream costs in stack: keep them small
+// (per-event work lives in sseCopy's methods, the setup in openStream), so
+// the runtime can shrink the goroutine's stack once the stream settles.
+func (g *Gateway) streamAttempt(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request, t *route.Target, call *provider.Call, res *result) {
+	s := g.newSSECopy(ctx, w, req, t, res)
+	defer s.close()
+	if !s.open(rt, call) {
+		return
 	}
-	defer resp.Body.Close()
-	res := result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
-	if resp.StatusCode != http.StatusOK {
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return transportResult(ctx, actx, err)
-		}
-		classifyStatus(&res, resp.Header, body, g.clk.Now())
-		if decide(res, rt.Retries.MaxRetryAfter.D()).done {
-			// Returned to the client as it came (other 4xx).
-			req.status = resp.StatusCode
-			g.writeUpstream(w, req, t, &upstream{status: resp.StatusCode, header: resp.Header, body: body})
-			res.committed = true
-		}
-		return res
-	}
-	timer.arm(phaseFirstToken, time.Until(sentAt.Add(rt.Timeouts.FirstToken.D())))
-
-	s := &sseCopy{g: g, w: w, req: req, t: t}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(resp.Body)
-	defer func() {
-		br.Reset(nil)
-		readerPool.Put(br)
-	}()
 	idle := rt.Timeouts.Idle.D()
 	for {
-		data, err := readEvent(br, s.scratch)
+		data, err := readEvent(s.br, s.scratch)
 		s.scratch = data
-		if err != nil {
-			return s.end(ctx, actx, err, &res)
-		}
-		if bytes.Equal(data, sseDone) {
-			s.done = true
-			return s.end(ctx, actx, io.EOF, &res)
-		}
-		if !gjson.ValidBytes(data) {
-			g.metrics.malformed(t)
-			continue
-		}
-		if !s.committed {
-			if isInbandError(data) {
-				res.outcome = health.InbandError
-				return res
-			}
-			s.hold(data)
-			if !hasContent(data) {
-				continue
-			}
-			req.ttft = g.clk.Now().Sub(sent)
-			if !s.commit() {
-				res.outcome = health.ClientCanceled
-				return res
-			}
-			res.committed = true
-			timer.arm(phaseIdle, idle)
-			continue
-		}
-		timer.arm(phaseIdle, idle)
-		if bytes.Contains(data, errorKey) && isInbandError(data) {
-			// The provider reported an error mid-answer: the client sees it as sent.
-			s.write(data)
-			res.outcome, res.committed = health.InbandError, true
-			return res
-		}
-		if !s.forward(data) {
-			res.outcome = health.ClientCanceled
-			return res
+		if err != nil || !s.event(data, idle) {
+			s.end(err)
+			return
 		}
 	}
+}
+
+func (g *Gateway) newSSECopy(ctx context.Context, w http.ResponseWriter, req *request, t *route.Target, res *result) *sseCopy {
+	actx, cancel := context.WithCancelCause(ctx)
+	s := &sseCopy{g: g, w: w, req: req, t: t, ctx: ctx, actx: actx, cancel: cancel, sent: g.clk.Now(), res: res}
+	s.timer = newPhaseTimer(cancel, req.deadline)
+	return s
+}
+
+// close releases what the attempt holds.
+func (s *sseCopy) close() {
+	s.timer.t.Stop()
+	s.cancel(nil)
+	if s.body != nil {
+		_ = s.body.Close()
+	}
+	if s.br != nil {
+		s.br.Reset(nil)
+		readerPool.Put(s.br)
+	}
+}
+
+// open sends the call and reports whether the answer is a stream to read.
+// Otherwise it settles s.res, answering the client itself when the upstream
+// error goes back as it came.
+func (s *sseCopy) open(rt *Runtime, call *provider.Call) bool {
+	sentAt := time.Now() // the phase timers run in real time, whatever g.clk is
+	s.timer.arm(phaseHeader, rt.Timeouts.Header.D())
+	resp, err := s.t.Upstream.Do(s.actx, call)
+	if err != nil {
+		*s.res = transportResult(s.ctx, s.actx, err)
+		return false
+	}
+	s.body = resp.Body
+	*s.res = result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
+	if resp.StatusCode == http.StatusOK {
+		s.timer.arm(phaseFirstToken, time.Until(sentAt.Add(rt.Timeouts.FirstToken.D())))
+		s.br = readerPool.Get().(*bufio.Reader)
+		s.br.Reset(resp.Body)
+		return true
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		*s.res = transportResult(s.ctx, s.actx, err)
+		return false
+	}
+	classifyStatus(s.res, resp.Header, body, s.g.clk.Now())
+	if decide(*s.res, rt.Retries.MaxRetryAfter.D()).done {
+		// Returned to the client as it came (other 4xx).
+		s.req.status = resp.StatusCode
+		s.g.writeUpstream(s.w, s.req, s.t, &upstream{status: resp.StatusCode, header: resp.Header, body: body})
+		s.res.committed = true
+	}
+	return false
+}
+
+// event handles one upstream event. It reports whether the stream goes on;
+// when it does not, s.res says why, or the stream ended with [DONE].
+func (s *sseCopy) event(data []byte, idle time.Duration) bool {
+	if bytes.Equal(data, sseDone) {
+		s.done = true
+		return false
+	}
+	if !gjson.ValidBytes(data) {
+		s.g.metrics.malformed(s.t)
+		return true
+	}
+	if !s.committed {
+		if isInbandError(data) {
+			s.res.outcome = health.InbandError
+			s.stop = true
+			return false
+		}
+		s.hold(data)
+		if !hasContent(data) {
+			return true
+		}
+		s.req.ttft = s.g.clk.Now().Sub(s.sent)
+		if !s.commit() {
+			s.res.outcome, s.stop = health.ClientCanceled, true
+			return false
+		}
+		s.res.committed = true
+		s.timer.arm(phaseIdle, idle)
+		return true
+	}
+	s.timer.arm(phaseIdle, idle)
+	if bytes.Contains(data, errorKey) && isInbandError(data) {
+		// The provider reported an error mid-answer: the client sees it as sent.
+		s.write(data)
+		s.res.outcome, s.stop = health.InbandError, true
+		return false
+	}
+	if !s.forward(data) {
+		s.res.outcome, s.stop = health.ClientCanceled, true
+		return false
+	}
+	return true
 }
 
 // readEvent reads the next SSE event that has data and returns its data
@@ -222,12 +257,22 @@ func hasContent(data []byte) bool {
 	return d.Get("content").Str != "" || d.Get("tool_calls").Exists() || d.Get("refusal").Str != ""
 }
 
-// sseCopy writes one attempt's events to the client.
+// sseCopy is one stream attempt: it reads the upstream's events and writes
+// them to the client.
 type sseCopy struct {
-	g         *Gateway
-	w         http.ResponseWriter
-	req       *request
-	t         *route.Target
+	g   *Gateway
+	w   http.ResponseWriter
+	req *request
+	t   *route.Target
+	// ctx ends when the client goes away, actx when the attempt does.
+	ctx, actx context.Context
+	cancel    context.CancelCauseFunc
+	timer     *phaseTimer
+	body      io.ReadCloser // the upstream answer's
+	br        *bufio.Reader // reads body
+	sent      time.Time     // when the call went out, on g.clk
+	res       *result       // the attempt's, in the attempt loop's frame
+	stop      bool          // res is settled by an event: end has nothing to add
 	held      [][]byte
 	scratch   []byte // the event being read
 	out       []byte // the event being written
@@ -298,11 +343,14 @@ func (s *sseCopy) flush() bool {
 }
 
 // end closes the attempt after the upstream stream stopped with err (io.EOF
-// for a clean end).
-func (s *sseCopy) end(ctx, actx context.Context, err error, res *result) result {
+// or nil for a clean end), or an event settled it.
+func (s *sseCopy) end(err error) {
+	res := s.res
 	switch {
-	case err != io.EOF:
-		res.outcome, res.err = transportResult(ctx, actx, err).outcome, err
+	case s.stop:
+		return
+	case err != nil && err != io.EOF:
+		res.outcome, res.err = transportResult(s.ctx, s.actx, err).outcome, err
 		if res.outcome == health.ConnError {
 			res.outcome = health.Truncated
 		}
@@ -313,7 +361,7 @@ func (s *sseCopy) end(ctx, actx context.Context, err error, res *result) result 
 		res.outcome = health.OK
 	}
 	if !s.committed {
-		return *res // nothing reached the client: the attempt loop may fail over
+		return // nothing reached the client: the attempt loop may fail over
 	}
 	res.committed = true
 	switch res.outcome {
@@ -325,7 +373,6 @@ func (s *sseCopy) end(ctx, actx context.Context, err error, res *result) result 
 		_ = s.writeRaw(`data: {"error":{"message":"The upstream stream from ` + s.t.Provider + ` ended early (` +
 			res.outcome.String() + `); the answer is incomplete.","type":"server_error","param":null,"code":"stream_interrupted"}}` + "\n\n")
 	}
-	return *res
 }
 
 func (s *sseCopy) writeRaw(v string) bool {

@@ -150,9 +150,9 @@ func (rep *Report) writeSoak(b *strings.Builder) {
 		return
 	}
 	b.WriteString("### Soak\n\n")
-	table(b, []string{"rate/s", "duration", "achieved/s", "p99 ms", "CPU µs/req", "errors", fmt.Sprintf("heap at %g s MiB", s.EarlyAt), "heap at end MiB", "change"},
+	table(b, []string{"rate/s", "duration", "achieved/s", "p99 ms", "CPU µs/req", "errors", fmt.Sprintf("live heap at %g s MiB", s.EarlyAt), "live heap at end MiB", "change", "heap in use MiB (early → end)"},
 		[][]string{{fmt.Sprint(s.Rate), seconds(s.Duration), f0(s.Load.Rate), f3(s.Load.P99), f1(s.Load.CPUPerRequest), fmt.Sprint(s.Load.Errors),
-			f1(s.HeapEarly), f1(s.HeapEnd), fmt.Sprintf("%+.1f %%", s.HeapChange)}})
+			f2(s.LiveEarly), f2(s.LiveEnd), fmt.Sprintf("%+.1f %%", s.LiveChange), f1(s.HeapEarly) + " → " + f1(s.HeapEnd)}})
 	errorNote(b, "soak", s.Load.Errors, s.Load.ErrorSample)
 }
 

@@ -13,20 +13,26 @@ type Soak struct {
 	Rate     int     `json:"rate"`
 	Duration float64 `json:"duration_s"`
 	Load     Load    `json:"load"`
-	// Heap in use (go_memstats_heap_inuse_bytes, MiB) early in the run and
-	// at its end, each the median of the samples around that time: one
-	// sample alone may land before or after a GC.
-	EarlyAt    float64      `json:"early_at_s"`
+	// Live heap (go_gc_heap_live_bytes: what the last GC found reachable,
+	// MiB) early in the run and at its end, each the median of the samples
+	// around that time. This is what grows if bookkeeping leaks.
+	EarlyAt    float64 `json:"early_at_s"`
+	LiveEarly  float64 `json:"live_heap_early_mib"`
+	LiveEnd    float64 `json:"live_heap_end_mib"`
+	LiveChange float64 `json:"live_heap_change_pct"`
+	// Heap in use (go_memstats_heap_inuse_bytes), which also counts garbage
+	// not yet collected, so it swings with the GC cycle.
 	HeapEarly  float64      `json:"heap_early_mib"`
 	HeapEnd    float64      `json:"heap_end_mib"`
 	HeapChange float64      `json:"heap_change_pct"`
 	Samples    []HeapSample `json:"samples"`
 }
 
-// HeapSample is relais's heap in use at a time from the start of the load.
+// HeapSample is relais's heap at a time from the start of the load.
 type HeapSample struct {
 	At   float64 `json:"at_s"`
 	Heap float64 `json:"heap_inuse_mib"`
+	Live float64 `json:"live_heap_mib"`
 }
 
 // samplesPerWindow is how many samples make the early and the end figures.
@@ -54,13 +60,17 @@ func (r *runner) soak(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("soak: %w", err)
 	}
-	s.HeapEarly = medianHeap(s.Samples, early.Seconds(), interval.Seconds())
-	s.HeapEnd = medianHeap(s.Samples, s.Samples[len(s.Samples)-1].At, interval.Seconds())
-	if s.HeapEarly > 0 {
-		s.HeapChange = (s.HeapEnd/s.HeapEarly - 1) * 100
-	}
-	r.logf("soak relais @%d/s for %s: %s; heap %.1f MiB at %gs, %.1f MiB at the end (%+.1f%%)",
-		s.Rate, r.o.SoakDuration, s.Load, s.HeapEarly, s.EarlyAt, s.HeapEnd, s.HeapChange)
+	end := s.Samples[len(s.Samples)-1].At
+	heap := func(h HeapSample) float64 { return h.Heap }
+	live := func(h HeapSample) float64 { return h.Live }
+	s.HeapEarly = medianHeap(s.Samples, heap, early.Seconds(), interval.Seconds())
+	s.HeapEnd = medianHeap(s.Samples, heap, end, interval.Seconds())
+	s.HeapChange = change(s.HeapEarly, s.HeapEnd)
+	s.LiveEarly = medianHeap(s.Samples, live, early.Seconds(), interval.Seconds())
+	s.LiveEnd = medianHeap(s.Samples, live, end, interval.Seconds())
+	s.LiveChange = change(s.LiveEarly, s.LiveEnd)
+	r.logf("soak relais @%d/s for %s: %s; live heap %.2f MiB at %gs, %.2f MiB at the end (%+.1f%%); heap in use %.1f → %.1f MiB",
+		s.Rate, r.o.SoakDuration, s.Load, s.LiveEarly, s.EarlyAt, s.LiveEnd, s.LiveChange, s.HeapEarly, s.HeapEnd)
 	rep.Soak = s
 	return nil
 }
@@ -80,25 +90,33 @@ func (r *runner) sampleHeap(ctx context.Context, ep *endpoint, interval time.Dur
 			return samples, nil
 		case <-t.C:
 		}
-		heap, err := r.scrape(ctx, ep.child.admin, "go_memstats_heap_inuse_bytes")
+		vs, err := r.scrapeAll(ctx, ep.child.admin, "go_memstats_heap_inuse_bytes", "go_gc_heap_live_bytes")
 		if err != nil {
 			if ctx.Err() != nil {
 				continue // the load ended during the scrape
 			}
 			return samples, err
 		}
-		samples = append(samples, HeapSample{At: time.Since(start).Seconds(), Heap: heap / (1 << 20)})
+		samples = append(samples, HeapSample{At: time.Since(start).Seconds(), Heap: vs[0] / (1 << 20), Live: vs[1] / (1 << 20)})
 	}
 }
 
-// medianHeap is the median of the samplesPerWindow samples taken at or
-// just before at.
-func medianHeap(samples []HeapSample, at, interval float64) float64 {
+// medianHeap is the median of field over the samplesPerWindow samples taken
+// at or just before at.
+func medianHeap(samples []HeapSample, field func(HeapSample) float64, at, interval float64) float64 {
 	var hs []float64
 	for _, s := range samples {
 		if s.At <= at+interval/2 && s.At > at-(samplesPerWindow+0.5)*interval {
-			hs = append(hs, s.Heap)
+			hs = append(hs, field(s))
 		}
 	}
 	return median(hs)
+}
+
+// change is the relative change from a to b in percent, 0 without a.
+func change(a, b float64) float64 {
+	if a <= 0 {
+		return 0
+	}
+	return (b/a - 1) * 100
 }

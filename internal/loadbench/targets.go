@@ -32,9 +32,9 @@ func targets(rep *Report) []Target {
 	ts = append(ts, failingTargets(rep)...)
 	ts = append(ts, scaleTargets(rep)...)
 	if s := rep.Soak; s != nil {
-		ts = append(ts, Target{fmt.Sprintf("soak: heap at the end vs after %g s", s.EarlyAt),
-			fmt.Sprintf("%+.1f %% (%.1f → %.1f MiB)", s.HeapChange, s.HeapEarly, s.HeapEnd), "±10 %",
-			s.HeapEarly > 0 && math.Abs(s.HeapChange) <= 10})
+		ts = append(ts, Target{fmt.Sprintf("soak: live heap at the end vs after %g s", s.EarlyAt),
+			fmt.Sprintf("%+.1f %% (%.2f → %.2f MiB)", s.LiveChange, s.LiveEarly, s.LiveEnd), "±10 %",
+			s.LiveEarly > 0 && math.Abs(s.LiveChange) <= 10})
 	}
 	return ts
 }
