@@ -8,6 +8,8 @@ import (
 
 	"github.com/relais/relais/internal/config"
 	"github.com/relais/relais/internal/provider"
+	"github.com/relais/relais/internal/provider/anthropic"
+	"github.com/relais/relais/internal/provider/azure"
 	"github.com/relais/relais/internal/provider/openai"
 	"github.com/relais/relais/internal/provider/sim"
 )
@@ -19,6 +21,18 @@ type Kind struct {
 }
 
 var kinds = map[string]Kind{
+	"anthropic": {
+		NewSpec: func() config.ProviderSpec { return new(anthropic.Spec) },
+		New: func(o provider.Options, s config.ProviderSpec) (provider.Provider, error) {
+			return anthropic.New(o, s.(*anthropic.Spec))
+		},
+	},
+	"azure_openai": {
+		NewSpec: func() config.ProviderSpec { return new(azure.Spec) },
+		New: func(o provider.Options, s config.ProviderSpec) (provider.Provider, error) {
+			return azure.New(o, s.(*azure.Spec))
+		},
+	},
 	"openai": {
 		NewSpec: func() config.ProviderSpec { return new(openai.Spec) },
 		New: func(o provider.Options, s config.ProviderSpec) (provider.Provider, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/relais/relais/internal/clock"
 	"github.com/relais/relais/internal/provider"
+	"github.com/relais/relais/internal/provider/anthropic"
 	"github.com/relais/relais/internal/provider/openai"
 )
 
@@ -19,10 +20,11 @@ import (
 // drops their connections.
 const closeGrace = 5 * time.Second
 
-// Provider is a sim Server on a loopback port, called through the openai
-// provider kind so that every call crosses real HTTP.
+// Provider is a sim Server on a loopback port, called through the openai or
+// anthropic provider kind (as its dialect says) so that every call crosses
+// real HTTP.
 type Provider struct {
-	up         *openai.Provider
+	up         provider.Provider
 	server     *Server
 	url        string
 	httpServer *http.Server
@@ -50,7 +52,12 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 		return nil, fmt.Errorf("sim listener: %w", err)
 	}
 	url := "http://" + ln.Addr().String()
-	up, err := openai.New(opts, &openai.Spec{BaseURL: url})
+	var up provider.Provider
+	if s.Dialect == dialectAnthropic {
+		up, err = anthropic.New(opts, &anthropic.Spec{BaseURL: url + "/v1"})
+	} else {
+		up, err = openai.New(opts, &openai.Spec{BaseURL: url})
+	}
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -85,7 +92,8 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 // Name returns the provider's name.
 func (p *Provider) Name() string { return p.up.Name() }
 
-// Info describes the sim's API.
+// Info describes the sim's API: the dialect of its spec and, for anthropic,
+// the anthropic kind's default max_tokens (4096).
 func (p *Provider) Info() provider.Info { return p.up.Info() }
 
 // Do sends the call to the sim server over HTTP.

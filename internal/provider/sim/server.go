@@ -26,10 +26,11 @@ const maxBody = 8 << 20
 // maxDimensions bounds the embedding size a request may ask for.
 const maxDimensions = 4096
 
-// Server is the simulated provider's OpenAI-shaped HTTP API:
-// POST /chat/completions, POST /embeddings and GET /models, also under /v1.
-// Delays use real timers; only the schedule reads the injected clock, so
-// tests move between periods with a clock.Fake and still see real streaming.
+// Server is the simulated provider's HTTP API. In the openai dialect:
+// POST /chat/completions, POST /embeddings and GET /models; in the anthropic
+// dialect: POST /messages and GET /models; either also under /v1. Delays use
+// real timers; only the schedule reads the injected clock, so tests move
+// between periods with a clock.Fake and still see real streaming.
 type Server struct {
 	spec  Spec
 	clk   clock.Clock
@@ -60,30 +61,53 @@ func (s *Server) Mode(now time.Time) (Period, bool) {
 	return s.spec.Schedule.at(now.Sub(s.start))
 }
 
+// handler answers one call to an endpoint, after the faults that do not
+// depend on the request.
+type handler func(http.ResponseWriter, *http.Request, []byte, plan)
+
+// endpoint is one operation of the simulated API.
+type endpoint struct {
+	method string
+	handle handler
+	// chat is the endpoint that streams, and so can fail in band.
+	chat bool
+}
+
+// route returns the endpoint at path (without /v1) in the server's dialect.
+func (s *Server) route(path string) (endpoint, bool) {
+	if s.spec.Dialect == dialectAnthropic {
+		switch path {
+		case "/messages":
+			return endpoint{http.MethodPost, s.messages, true}, true
+		case "/models":
+			return endpoint{http.MethodGet, s.anthropicModels, false}, true
+		}
+		return endpoint{}, false
+	}
+	switch path {
+	case "/chat/completions":
+		return endpoint{http.MethodPost, s.chat, true}, true
+	case "/embeddings":
+		return endpoint{http.MethodPost, s.embeddings, false}, true
+	case "/models":
+		return endpoint{http.MethodGet, s.models, false}, true
+	}
+	return endpoint{}, false
+}
+
 // ServeHTTP answers one call, misbehaving as the schedule's period in force
 // (or error_rate) says.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	path := strings.TrimPrefix(r.URL.Path, "/v1")
-	var (
-		method string
-		handle func(http.ResponseWriter, *http.Request, []byte, plan)
-	)
-	switch path {
-	case "/chat/completions":
-		method, handle = http.MethodPost, s.chat
-	case "/embeddings":
-		method, handle = http.MethodPost, s.embeddings
-	case "/models":
-		method, handle = http.MethodGet, s.models
-	default:
-		writeError(w, http.StatusNotFound, "invalid_request_error", "unknown_url",
-			fmt.Sprintf("Unknown request URL: %s %s.", r.Method, r.URL.Path))
+	ep, ok := s.route(path)
+	if !ok {
+		s.fail(w, http.StatusNotFound, "unknown_url", fmt.Sprintf("Unknown request URL: %s %s.", r.Method, r.URL.Path))
 		return
 	}
-	if r.Method != method {
-		w.Header().Set("Allow", method)
-		writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
+	if r.Method != ep.method {
+		w.Header().Set("Allow", ep.method)
+		s.fail(w, http.StatusMethodNotAllowed, "method_not_allowed",
 			fmt.Sprintf("Method %s is not allowed for %s.", r.Method, r.URL.Path))
 		return
 	}
@@ -91,15 +115,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "", "Request body too large.")
+			s.fail(w, http.StatusRequestEntityTooLarge, "", "Request body too large.")
 		}
 		// Otherwise the client went away mid-body: nobody to answer.
 		return
 	}
-	if id := r.Header.Get("X-Request-Id"); id != "" {
-		w.Header().Set("X-Request-Id", id)
-	} else {
-		w.Header().Set("X-Request-Id", "req_sim_"+strconv.FormatUint(s.ids.Add(1), 10))
+	id := r.Header.Get("X-Request-Id")
+	if id == "" {
+		id = "req_sim_" + strconv.FormatUint(s.ids.Add(1), 10)
+	}
+	w.Header().Set("X-Request-Id", id)
+	if s.spec.Dialect == dialectAnthropic {
+		w.Header().Set("Request-Id", id)
 	}
 
 	// Faults that do not depend on the request come first: a provider that is
@@ -107,25 +134,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, _ := s.Mode(s.clk.Now())
 	switch p.Mode {
 	case Down:
-		writeError(w, p.Status, errorType(p.Status), "", "The simulated provider is down.")
+		s.fail(w, p.Status, "", "The simulated provider is down.")
 		return
 	case RateLimit:
-		writeRateLimit(w, p.RetryAfter.D())
+		s.rateLimit(w, p.RetryAfter.D())
 		return
 	case Hang:
 		<-r.Context().Done()
 		return
+	case InbandError:
+		// Only a stream can carry an error after its 200; any other call
+		// fails as a provider that is down.
+		if !ep.chat || !gjson.GetBytes(body, "stream").Bool() {
+			s.fail(w, http.StatusInternalServerError, "", "The simulated provider failed.")
+			return
+		}
 	}
 	if p.Mode == "" && s.randomError() {
-		writeError(w, s.spec.ErrorStatus, errorType(s.spec.ErrorStatus), "", "The simulated provider failed at random.")
+		s.fail(w, s.spec.ErrorStatus, "", "The simulated provider failed at random.")
 		return
 	}
-	if path != "/models" && !gjson.ValidBytes(body) {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "",
+	if ep.method == http.MethodPost && !gjson.ValidBytes(body) {
+		s.fail(w, http.StatusBadRequest, "",
 			"We could not parse the JSON body of your request. The body must be a valid JSON object.")
 		return
 	}
-	handle(w, r, body, s.plan(arrived, p))
+	ep.handle(w, r, body, s.plan(arrived, p))
+}
+
+// fail answers an error in the server's dialect. code is OpenAI's error
+// code ("" is null); Anthropic's errors have none.
+func (s *Server) fail(w http.ResponseWriter, status int, code, msg string) {
+	if s.spec.Dialect == dialectAnthropic {
+		writeAnthropicError(w, status, msg)
+		return
+	}
+	writeError(w, status, errorType(status), code, msg)
+}
+
+// rateLimit answers 429 in the server's dialect.
+func (s *Server) rateLimit(w http.ResponseWriter, retryAfter time.Duration) {
+	if s.spec.Dialect == dialectAnthropic {
+		writeAnthropicRateLimit(w, retryAfter, s.clk.Now())
+		return
+	}
+	writeRateLimit(w, retryAfter)
 }
 
 func (s *Server) randomError() bool {
@@ -190,17 +243,40 @@ func (pl plan) wait(ctx context.Context, d time.Duration) bool {
 // no end of body and nothing logged.
 func cut() { panic(http.ErrAbortHandler) }
 
+// message is a stream chunk's delta.
 type message struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string     `json:"role,omitempty"`
+	Content   *string    `json:"content,omitempty"`
+	ToolCalls []toolCall `json:"tool_calls,omitempty"`
+}
+
+// chatMessage is a whole answer's message. Content is null when the answer
+// is a tool call, as OpenAI sends it.
+type chatMessage struct {
+	Role      string     `json:"role"`
+	Content   *string    `json:"content"`
+	ToolCalls []toolCall `json:"tool_calls,omitempty"`
+}
+
+type toolCall struct {
+	// Index is set in stream deltas only.
+	Index    *int         `json:"index,omitempty"`
+	ID       string       `json:"id,omitempty"`
+	Type     string       `json:"type,omitempty"`
+	Function toolFunction `json:"function"`
+}
+
+type toolFunction struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
 }
 
 type choice struct {
-	Index        int      `json:"index"`
-	Message      *message `json:"message,omitempty"`
-	Delta        *message `json:"delta,omitempty"`
-	Logprobs     any      `json:"logprobs"`
-	FinishReason *string  `json:"finish_reason"`
+	Index        int          `json:"index"`
+	Message      *chatMessage `json:"message,omitempty"`
+	Delta        *message     `json:"delta,omitempty"`
+	Logprobs     any          `json:"logprobs"`
+	FinishReason *string      `json:"finish_reason"`
 }
 
 type usage struct {
@@ -220,11 +296,20 @@ type completionObject struct {
 
 // answer is a chat completion ready to send, whole or as chunks.
 type answer struct {
-	obj    completionObject // without Object and Choices
-	toks   []string
+	obj  completionObject // without Object and Choices
+	toks []string
+	// tool, when set, is the answer instead of toks: a call to that tool
+	// with the arguments {}.
+	tool   *toolCall
 	finish string
 	usage  usage
 }
+
+// toolArguments is what every simulated tool call passes.
+const toolArguments = "{}"
+
+// toolTokens is what a call to the tool name costs.
+func toolTokens(name string) int { return countTokens(name) + countTokens(toolArguments) }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte, pl plan) {
 	req := gjson.ParseBytes(body)
@@ -247,7 +332,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte, pl pl
 		},
 		finish: "stop",
 	}
-	if pl.mode != Empty {
+	a.usage = usage{PromptTokens: countTokens(prompt)}
+	switch name, forced := forcedOpenAITool(req); {
+	case pl.mode == Empty:
+	case forced:
+		a.tool = &toolCall{ID: "call_sim_" + strconv.FormatUint(s.ids.Add(1), 10), Type: "function",
+			Function: toolFunction{Name: name, Arguments: toolArguments}}
+		a.finish = "tool_calls"
+		a.usage.CompletionTokens = toolTokens(name)
+	default:
 		a.toks = completion(s.spec.Seed, prompt)
 		limit := req.Get("max_completion_tokens").Int()
 		if limit == 0 {
@@ -256,8 +349,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte, pl pl
 		if limit > 0 && int64(len(a.toks)) > limit {
 			a.toks, a.finish = a.toks[:limit], "length"
 		}
+		a.usage.CompletionTokens = len(a.toks)
 	}
-	a.usage = usage{PromptTokens: countTokens(prompt), CompletionTokens: len(a.toks)}
 	a.usage.TotalTokens = a.usage.PromptTokens + a.usage.CompletionTokens
 
 	if req.Get("stream").Bool() {
@@ -271,17 +364,27 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte, pl pl
 	if pl.mode == CutStream {
 		cut()
 	}
-	text := joinTokens(a.toks)
+	msg := &chatMessage{Role: "assistant"}
+	if a.tool != nil {
+		msg.ToolCalls = []toolCall{*a.tool}
+	} else {
+		text := joinTokens(a.toks)
+		msg.Content = &text
+	}
 	obj := a.obj
 	obj.Object = "chat.completion"
-	obj.Choices = []choice{{Message: &message{Role: "assistant", Content: &text}, FinishReason: &a.finish}}
+	obj.Choices = []choice{{Message: msg, FinishReason: &a.finish}}
 	obj.Usage = &a.usage
 	writeJSON(w, http.StatusOK, obj)
 }
 
+// inbandError is the event an OpenAI-compatible server sends when it fails
+// after the 200 of a stream.
+const inbandError = `{"error":{"message":"The simulated provider is overloaded.","type":"server_error","param":null,"code":"overloaded"}}`
+
 // stream sends the answer as chat.completion.chunk events, each flushed: the
-// role, the tokens at their pace, the finish reason, the usage if asked, and
-// [DONE].
+// role, the tokens at their pace (or a tool call and its arguments), the
+// finish reason, the usage if asked, and [DONE].
 func stream(ctx context.Context, w http.ResponseWriter, pl plan, a answer, withUsage bool) {
 	if !pl.wait(ctx, pl.headers) {
 		return
@@ -291,25 +394,45 @@ func stream(ctx context.Context, w http.ResponseWriter, pl plan, a answer, withU
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	send := func(c completionObject) bool {
-		c.Object = "chat.completion.chunk"
-		b, err := json.Marshal(c)
-		if err != nil {
-			return false
-		}
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+	write := func(data []byte) bool {
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
 			return false
 		}
 		return rc.Flush() == nil
+	}
+	if pl.mode == InbandError {
+		write([]byte(inbandError))
+		return
+	}
+	send := func(c completionObject) bool {
+		c.Object = "chat.completion.chunk"
+		b, err := json.Marshal(c)
+		return err == nil && write(b)
 	}
 	chunk := func(d message, finish *string) completionObject {
 		c := a.obj
 		c.Choices = []choice{{Delta: &d, FinishReason: finish}}
 		return c
 	}
-	empty := ""
-	if !send(chunk(message{Role: "assistant", Content: &empty}, nil)) {
-		return
+	if a.tool != nil {
+		// As OpenAI does: the role with the call's id and name, then its
+		// arguments as they come.
+		zero := 0
+		head := *a.tool
+		head.Index, head.Function.Arguments = &zero, ""
+		args := toolCall{Index: &zero, Function: toolFunction{Arguments: a.tool.Function.Arguments}}
+		if !send(chunk(message{Role: "assistant", ToolCalls: []toolCall{head}}, nil)) ||
+			!pl.wait(ctx, pl.token(0)) || !send(chunk(message{ToolCalls: []toolCall{args}}, nil)) {
+			return
+		}
+		if pl.mode == CutStream {
+			cut()
+		}
+	} else {
+		empty := ""
+		if !send(chunk(message{Role: "assistant", Content: &empty}, nil)) {
+			return
+		}
 	}
 	for i, tok := range a.toks {
 		if !pl.wait(ctx, pl.token(i)) || !send(chunk(message{Content: &tok}, nil)) {
@@ -340,19 +463,42 @@ func stream(ctx context.Context, w http.ResponseWriter, pl plan, a answer, withU
 func promptText(msgs gjson.Result) string {
 	var b strings.Builder
 	msgs.ForEach(func(_, m gjson.Result) bool {
-		c := m.Get("content")
-		if c.IsArray() {
-			c.ForEach(func(_, part gjson.Result) bool {
-				b.WriteString(part.Get("text").Str)
-				return true
-			})
-		} else {
-			b.WriteString(c.Str)
-		}
+		writeText(&b, m.Get("content"))
 		b.WriteByte('\n')
 		return true
 	})
 	return b.String()
+}
+
+// writeText writes the text of content: a string, or the text parts of an
+// array.
+func writeText(b *strings.Builder, c gjson.Result) {
+	if !c.IsArray() {
+		b.WriteString(c.Str)
+		return
+	}
+	c.ForEach(func(_, part gjson.Result) bool {
+		b.WriteString(part.Get("text").Str)
+		return true
+	})
+}
+
+// forcedOpenAITool returns the tool an OpenAI request makes the answer call:
+// tool_choice "required" forces the first tool, {"type":"function",…} the
+// one it names. Without tools, nothing is forced.
+func forcedOpenAITool(req gjson.Result) (string, bool) {
+	tools := req.Get("tools")
+	if !tools.IsArray() || !tools.Get("0").Exists() {
+		return "", false
+	}
+	var name string
+	switch tc := req.Get("tool_choice"); {
+	case tc.Type == gjson.String && tc.Str == "required":
+		name = tools.Get("0.function.name").Str
+	case tc.IsObject() && tc.Get("type").Str == "function":
+		name = tc.Get("function.name").Str
+	}
+	return name, name != ""
 }
 
 type embeddingObject struct {
@@ -472,6 +618,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError answers in OpenAI's error shape. An empty code is null.
+// Server.fail picks the shape of the server's dialect.
 func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
 	var e struct {
 		Error struct {

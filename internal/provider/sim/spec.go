@@ -11,6 +11,10 @@ import (
 
 // Spec is the `type: sim` provider's own options.
 type Spec struct {
+	// Dialect is the API the sim speaks: openai (default: /chat/completions,
+	// /embeddings, /models) or anthropic (/v1/messages, /v1/models, errors
+	// and streams in Anthropic's shape).
+	Dialect string `yaml:"dialect"`
 	// Latency is the time until the response headers. A non-streaming answer
 	// arrives when the same answer streamed would have ended (see TTFT and
 	// TokensPerSecond), so both kinds of call take as long for the same work.
@@ -28,8 +32,8 @@ type Spec struct {
 	ErrorStatus int `yaml:"error_status"`
 	// Seed makes the text, the embeddings and the random errors repeatable.
 	Seed int64 `yaml:"seed"`
-	// Models are listed at /models; default sim-chat and sim-embed. Any model
-	// name is served, listed or not.
+	// Models are listed at /models; default sim-chat and sim-embed (anthropic:
+	// sim-chat). Any model name is served, listed or not.
 	Models   []string `yaml:"models"`
 	Schedule Schedule `yaml:"schedule"`
 }
@@ -63,9 +67,10 @@ type Fault struct {
 type Mode string
 
 const (
-	// Down answers Status with an OpenAI error body.
+	// Down answers Status with an error body in the dialect's shape.
 	Down Mode = "down"
-	// RateLimit answers 429 with Retry-After and x-ratelimit-* headers.
+	// RateLimit answers 429 with Retry-After and the dialect's rate limit
+	// headers (x-ratelimit-*, anthropic-ratelimit-*).
 	RateLimit Mode = "rate_limit"
 	// Slow adds Latency before the answer.
 	Slow Mode = "slow"
@@ -76,9 +81,19 @@ const (
 	Hang Mode = "hang"
 	// Empty answers 200 with no content.
 	Empty Mode = "empty"
+	// InbandError answers a stream 200, then sends an error event before any
+	// content, as an overloaded provider does mid-stream; other calls get
+	// what mode down answers with status 500.
+	InbandError Mode = "inband_error"
 )
 
-var modes = []Mode{Down, RateLimit, Slow, CutStream, Hang, Empty}
+var modes = []Mode{Down, RateLimit, Slow, CutStream, Hang, Empty, InbandError}
+
+// The dialects the sim speaks.
+const (
+	dialectOpenAI    = "openai"
+	dialectAnthropic = "anthropic"
+)
 
 func modeNames() string {
 	names := make([]string, len(modes))
@@ -93,7 +108,13 @@ const (
 	defaultRetryAfter  = time.Second
 )
 
-func defaultModels() []string { return []string{"sim-chat", "sim-embed"} }
+func defaultModels(dialect string) []string {
+	if dialect == dialectAnthropic {
+		// Anthropic has no embeddings.
+		return []string{"sim-chat"}
+	}
+	return []string{"sim-chat", "sim-embed"}
+}
 
 var _ config.ProviderSpec = (*Spec)(nil)
 
@@ -102,6 +123,9 @@ func (s *Spec) Validate() []config.Problem {
 	var ps []config.Problem
 	add := func(path, format string, args ...any) {
 		ps = append(ps, config.Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	if s.Dialect != "" && s.Dialect != dialectOpenAI && s.Dialect != dialectAnthropic {
+		add("dialect", "unknown dialect %q (want %s or %s)", s.Dialect, dialectOpenAI, dialectAnthropic)
 	}
 	if s.Latency < 0 {
 		add("latency", "must not be negative")
@@ -170,11 +194,14 @@ func (s *Spec) Validate() []config.Problem {
 // with s.
 func (s *Spec) withDefaults() Spec {
 	c := *s
+	if c.Dialect == "" {
+		c.Dialect = dialectOpenAI
+	}
 	if c.ErrorStatus == 0 {
 		c.ErrorStatus = defaultErrorStatus
 	}
 	if len(c.Models) == 0 {
-		c.Models = defaultModels()
+		c.Models = defaultModels(c.Dialect)
 	} else {
 		c.Models = slices.Clone(c.Models)
 	}

@@ -21,14 +21,20 @@ func TestValidate(t *testing.T) {
 		want []string // problem paths
 	}{
 		{name: "zero value", spec: Spec{}},
+		{name: "dialects", spec: Spec{Dialect: "openai"}},
+		{name: "anthropic", spec: Spec{Dialect: "anthropic"}},
+		{name: "unknown dialect", spec: Spec{Dialect: "claude"}, want: []string{"dialect"}},
+		{name: "inband_error takes no status", spec: Spec{Schedule: Schedule{Periods: []Period{period(0, time.Second, Fault{Mode: InbandError, Status: 500})}}},
+			want: []string{"schedule.periods[0].status"}},
 		{name: "full", spec: Spec{
 			Latency: dur(time.Second), TTFT: dur(2 * time.Second), TokensPerSecond: 40,
-			ErrorRate: 0.1, ErrorStatus: 500, Seed: 7, Models: []string{"a"},
-			Schedule: Schedule{Cycle: dur(4 * time.Minute), Periods: []Period{
+			Dialect: "anthropic", ErrorRate: 0.1, ErrorStatus: 500, Seed: 7, Models: []string{"a"},
+			Schedule: Schedule{Cycle: dur(5 * time.Minute), Periods: []Period{
 				period(0, time.Minute, Fault{Mode: Down, Status: 502}),
 				period(time.Minute, 2*time.Minute, Fault{Mode: RateLimit, RetryAfter: dur(time.Second)}),
 				period(2*time.Minute, 3*time.Minute, Fault{Mode: Slow, Latency: dur(time.Second)}),
 				period(3*time.Minute, 4*time.Minute, Fault{Mode: Hang}),
+				period(4*time.Minute, 5*time.Minute, Fault{Mode: InbandError}),
 			}},
 		}},
 		{name: "negative durations and rates",
