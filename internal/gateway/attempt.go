@@ -16,6 +16,7 @@ import (
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/provider"
 	"github.com/relais/relais/internal/route"
+	"github.com/relais/relais/internal/translate"
 )
 
 type bodyBuf = bytes.Buffer
@@ -57,7 +58,7 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 	}
 	order := req.route.Order(req.order[:0], n)
 	if len(order) == 0 {
-		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "no_target",
+		writeError(w, req.dialect, &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "no_target",
 			Message: "No target of route '" + req.route.Name + "' can serve this request (all drained, or none has the capabilities it needs: tools, images, JSON schema or context size)."})
 		req.status = http.StatusServiceUnavailable
 		return
@@ -98,9 +99,9 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 // tryTarget makes up to retries.attempts attempts at t. It reports whether
 // the request is finished (an answer went to the client).
 func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request, t *route.Target, permit route.Permit, last **failure) bool {
-	call := g.prepareCall(w, req, t)
+	call, finished := g.prepareCall(w, req, t)
 	if call == nil {
-		return true
+		return finished
 	}
 	for try := 1; try <= rt.Retries.Attempts; try++ {
 		if time.Until(req.deadline) < minAttemptBudget {
@@ -137,16 +138,39 @@ func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runt
 	return false
 }
 
-// prepareCall builds the call to t, or answers the client when the request
-// cannot be rewritten for it.
-func (g *Gateway) prepareCall(w http.ResponseWriter, req *request, t *route.Target) *provider.Call {
-	body, err := rewrite(req.body, t.Model, req.p)
-	if err != nil {
-		writeError(w, errInvalidRequest("cannot rewrite the request for "+t.Provider+": "+err.Error(), ""))
-		req.status = http.StatusBadRequest
-		return nil
+// prepareCall builds the call to t, translating the body when t speaks
+// another dialect than the client. A target that cannot take the request
+// (an endpoint its dialect lacks, a feature the translation cannot carry)
+// is passed over: the call is nil and req.skip says why. A body that cannot
+// be rewritten at all is answered with a 400 and finished is true.
+func (g *Gateway) prepareCall(w http.ResponseWriter, req *request, t *route.Target) (call *provider.Call, finished bool) {
+	info := t.Upstream.Info()
+	req.upDialect = info.Dialect
+	var body []byte
+	var err error
+	switch {
+	case info.Dialect != provider.OpenAI && req.endpoint != provider.ChatCompletions:
+		req.skip = &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "unsupported_endpoint",
+			Message: "No target of route '" + req.route.Name + "' serves /v1/" + req.endpoint.Path()[1:] + " (" + t.Provider + " speaks the " + info.Dialect.String() + " API, which has no such endpoint)."}
+		return nil, false
+	case info.Dialect == req.dialect:
+		body, err = rewrite(req.body, t.Model, req.p, req.dialect == provider.OpenAI && req.endpoint == provider.ChatCompletions)
+	case req.dialect == provider.OpenAI:
+		body, err = translate.ChatToMessages(req.body, t.Model, info.DefaultMaxTokens)
+	default:
+		body, err = translate.MessagesToChat(req.body, t.Model)
 	}
-	return &provider.Call{Endpoint: req.endpoint, Model: t.Model, Body: body, Stream: req.p.stream, RequestID: req.id}
+	if err != nil {
+		if te, ok := errors.AsType[*translate.Error](err); ok {
+			req.skip = &apiError{Status: te.Status, Type: "invalid_request_error", Code: "unsupported_by_target",
+				Message: "Target " + t.Provider + "/" + t.Model + " cannot take this request: " + te.Message}
+			return nil, false
+		}
+		writeError(w, req.dialect, errInvalidRequest("cannot rewrite the request for "+t.Provider+": "+err.Error(), ""))
+		req.status = http.StatusBadRequest
+		return nil, true
+	}
+	return &provider.Call{Endpoint: req.endpoint, Model: t.Model, Body: body, Stream: req.p.stream, RequestID: req.id}, false
 }
 
 // settle applies an attempt's verdict: breaker, latency, the answer of a
@@ -183,6 +207,9 @@ func (g *Gateway) settle(w http.ResponseWriter, rt *Runtime, req *request, t *ro
 	g.observe(req, t, *res, started, latency, v.done)
 	return v.done, v.same, v.wait
 }
+
+// jsonHeader is the header of an answer relais rewrote as JSON.
+var jsonHeader = http.Header{"Content-Type": {"application/json"}}
 
 // backoff is exponential with equal jitter: never zero, so never a tight loop.
 func backoff(base, maxD time.Duration, try int) time.Duration {
@@ -234,16 +261,74 @@ func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t
 	*res = result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
 	up := &upstream{status: resp.StatusCode, header: resp.Header, body: body, buf: buf}
 	if resp.StatusCode == http.StatusOK {
-		u := readUsage(body)
-		req.usage = u
-		res.outcome = health.OK
-		if req.endpoint == provider.ChatCompletions && u.chars == 0 && !view(body, "choices.0.message.tool_calls").Exists() {
-			res.outcome = health.EmptyOutput
-		}
+		res.outcome = g.plainAnswer(req, t, up)
 		return up
 	}
 	classifyStatus(res, resp.Header, body, g.clk.Now())
 	return up
+}
+
+// plainAnswer reads a successful answer's usage, translates it into the
+// client's dialect when needed, and says whether it holds anything.
+func (g *Gateway) plainAnswer(req *request, t *route.Target, up *upstream) health.Outcome {
+	switch {
+	case req.endpoint == provider.Responses:
+		req.usage = responsesUsage(view(up.body, "usage"))
+		return health.OK
+	case req.endpoint != provider.ChatCompletions:
+		req.usage = readUsage(up.body)
+		return health.OK
+	case req.upDialect == provider.OpenAI && req.dialect == provider.OpenAI:
+		u := readUsage(up.body)
+		req.usage = u
+		if u.chars == 0 && !view(up.body, "choices.0.message.tool_calls").Exists() {
+			return health.EmptyOutput
+		}
+		return health.OK
+	case req.upDialect == provider.Anthropic && req.dialect == provider.Anthropic:
+		req.usage = anthropicUsage(view(up.body, "usage"))
+		if !view(up.body, "content.0").Exists() {
+			return health.EmptyOutput
+		}
+		return health.OK
+	}
+	var out []byte
+	var u translate.Usage
+	var err error
+	if req.dialect == provider.OpenAI {
+		out, u, err = translate.MessagesResponseToChat(up.body, t.Model, g.clk.Now().Unix())
+	} else {
+		out, u, err = translate.ChatResponseToMessages(up.body, t.Model)
+	}
+	if err != nil {
+		g.metrics.malformed(t)
+		return health.EmptyOutput
+	}
+	up.body = out
+	req.usage = usage{input: u.Input, output: u.Output, cached: u.CachedInput}
+	if u.Output == 0 {
+		return health.EmptyOutput
+	}
+	return health.OK
+}
+
+// anthropicUsage reads an Anthropic usage object; cached input counts as input.
+func anthropicUsage(r gjson.Result) usage {
+	cached := int(r.Get("cache_read_input_tokens").Int())
+	return usage{
+		input:  int(r.Get("input_tokens").Int()) + cached + int(r.Get("cache_creation_input_tokens").Int()),
+		output: int(r.Get("output_tokens").Int()),
+		cached: cached,
+	}
+}
+
+// responsesUsage reads a Responses API usage object.
+func responsesUsage(r gjson.Result) usage {
+	return usage{
+		input:  int(r.Get("input_tokens").Int()),
+		output: int(r.Get("output_tokens").Int()),
+		cached: int(r.Get("input_tokens_details.cached_tokens").Int()),
+	}
 }
 
 // classifyStatus fills the outcome of an HTTP error answer.
@@ -257,9 +342,9 @@ func classifyStatus(res *result, h http.Header, body []byte, now time.Time) {
 	default:
 		res.outcome = health.HTTP4xx
 		if res.status == http.StatusBadRequest {
-			code := view(body, "error.code").Str
+			code, msg := view(body, "error.code").Str, view(body, "error.message").Str
 			res.contextLength = code == "context_length_exceeded" ||
-				strings.Contains(view(body, "error.message").Str, "maximum context length")
+				strings.Contains(msg, "maximum context length") || strings.Contains(msg, "prompt is too long")
 		}
 	}
 }
@@ -312,6 +397,15 @@ func usageOf(r gjson.Result) usage {
 
 // writeUpstream sends a whole upstream answer to the client.
 func (g *Gateway) writeUpstream(w http.ResponseWriter, req *request, t *route.Target, up *upstream) {
+	if up.status != http.StatusOK && req.upDialect != req.dialect {
+		// An error goes to each client in its own API's shape.
+		if req.dialect == provider.OpenAI {
+			up.status, up.body = translate.ErrorToOpenAI(up.status, up.body)
+		} else {
+			up.status, up.body = translate.ErrorToAnthropic(up.status, up.body)
+		}
+		up.header = jsonHeader
+	}
 	h := w.Header()
 	if ct := up.header.Get("Content-Type"); ct != "" {
 		req.setHeader(h, "Content-Type", ct)
@@ -346,6 +440,8 @@ func (g *Gateway) writeExhausted(ctx context.Context, w http.ResponseWriter, req
 	}
 	e := &apiError{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_unavailable"}
 	switch {
+	case last == nil && req.skip != nil:
+		e = req.skip
 	case last == nil:
 		e.Status, e.Code = http.StatusServiceUnavailable, "no_target_available"
 		e.Message = "No target of route '" + req.route.Name + "' could be tried within the request deadline."
@@ -363,7 +459,7 @@ func (g *Gateway) writeExhausted(ctx context.Context, w http.ResponseWriter, req
 	if last != nil {
 		req.outcome, req.last = last.res.outcome, last.target
 	}
-	writeError(w, e)
+	writeError(w, req.dialect, e)
 }
 
 func describe(f *failure) string {

@@ -132,7 +132,7 @@ func BenchmarkRewrite(b *testing.B) {
 	p, _ := peek(benchBody)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := rewrite(benchBody, "gpt-4o-mini", p); err != nil {
+		if _, err := rewrite(benchBody, "gpt-4o-mini", p, true); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/relais/relais/internal/provider"
+	"github.com/relais/relais/internal/translate"
 )
 
 // apiError is an error in OpenAI's shape: {"error":{"message","type","param","code"}}.
@@ -18,10 +21,16 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Message }
 
-func writeError(w http.ResponseWriter, e *apiError) {
-	b, _ := json.Marshal(struct {
-		Error *apiError `json:"error"`
-	}{e})
+// writeError answers e in the client's dialect.
+func writeError(w http.ResponseWriter, d provider.Dialect, e *apiError) {
+	var b []byte
+	if d == provider.Anthropic {
+		b = translate.AnthropicError(e.Status, e.Message)
+	} else {
+		b, _ = json.Marshal(struct {
+			Error *apiError `json:"error"`
+		}{e})
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,15 +59,25 @@ func (g *Gateway) Runtime() *Runtime { return g.rt.Load() }
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
-		g.serve(w, r, provider.ChatCompletions)
+		g.serve(w, r, provider.ChatCompletions, provider.OpenAI)
+	})
+	mux.HandleFunc("POST /v1/messages", func(w http.ResponseWriter, r *http.Request) {
+		g.serve(w, r, provider.ChatCompletions, provider.Anthropic)
+	})
+	mux.HandleFunc("POST /v1/responses", func(w http.ResponseWriter, r *http.Request) {
+		g.serve(w, r, provider.Responses, provider.OpenAI)
 	})
 	mux.HandleFunc("POST /v1/embeddings", func(w http.ResponseWriter, r *http.Request) {
-		g.serve(w, r, provider.Embeddings)
+		g.serve(w, r, provider.Embeddings, provider.OpenAI)
 	})
 	mux.HandleFunc("GET /v1/models", g.models)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
-			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". relais serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models."})
+		d := provider.OpenAI
+		if strings.HasPrefix(r.URL.Path, "/v1/messages") || r.Header.Get("Anthropic-Version") != "" {
+			d = provider.Anthropic
+		}
+		writeError(w, d, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
+			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". relais serves POST /v1/chat/completions, POST /v1/messages, POST /v1/responses, POST /v1/embeddings and GET /v1/models."})
 	})
 	return mux
 }
@@ -77,6 +88,11 @@ type request struct {
 	start    time.Time
 	deadline time.Time
 	endpoint provider.Endpoint
+	dialect  provider.Dialect // the client's
+	// upDialect is the dialect of the target being tried.
+	upDialect provider.Dialect
+	// skip says why the last target passed over could not take the request.
+	skip *apiError
 	client   *limit.Client
 	route    *route.Route
 	body     []byte
@@ -113,9 +129,9 @@ func (req *request) setHeader(h http.Header, key, v string) {
 	h[key] = req.hdr[n-1 : n : n]
 }
 
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endpoint) {
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, ep provider.Endpoint, d provider.Dialect) {
 	rt := g.rt.Load()
-	req := &request{id: newRequestID(), start: g.clk.Now(), endpoint: ep}
+	req := &request{id: newRequestID(), start: g.clk.Now(), endpoint: ep, dialect: d}
 	req.hdr = req.hbuf[:0]
 	req.setHeader(w.Header(), "X-Relais-Request-Id", req.id)
 	defer g.accessLog(r.Context(), req, rt.LogBodies)
@@ -205,7 +221,7 @@ func (g *Gateway) fail(w http.ResponseWriter, req *request, e *apiError, reason 
 	if reason != "" {
 		g.metrics.rejected(reason)
 	}
-	writeError(w, e)
+	writeError(w, req.dialect, e)
 }
 
 func errUnauthorized() *apiError {
@@ -261,9 +277,25 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, limitBytes in
 func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 	rt := g.rt.Load()
 	w.Header().Set("X-Relais-Request-Id", newRequestID())
+	// Anthropic's SDKs always send anthropic-version; OpenAI's never do.
+	d := provider.OpenAI
+	if r.Header.Get("Anthropic-Version") != "" {
+		d = provider.Anthropic
+	}
 	client, ok := rt.Keys.Authenticate(r)
 	if !ok {
-		writeError(w, errUnauthorized())
+		writeError(w, d, errUnauthorized())
+		return
+	}
+	var names []string
+	for _, name := range rt.Router.Names() {
+		if client.Allows(name) {
+			names = append(names, name)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if d == provider.Anthropic {
+		_ = json.NewEncoder(w).Encode(anthropicModels(names))
 		return
 	}
 	type model struct {
@@ -276,11 +308,35 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 		Object string  `json:"object"`
 		Data   []model `json:"data"`
 	}{Object: "list", Data: []model{}}
-	for _, name := range rt.Router.Names() {
-		if client.Allows(name) {
-			list.Data = append(list.Data, model{ID: name, Object: "model", OwnedBy: "relais"})
-		}
+	for _, name := range names {
+		list.Data = append(list.Data, model{ID: name, Object: "model", OwnedBy: "relais"})
 	}
-	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(list)
+}
+
+// anthropicModelList is GET /v1/models in Anthropic's shape.
+type anthropicModelList struct {
+	Data    []anthropicModel `json:"data"`
+	HasMore bool             `json:"has_more"`
+	FirstID *string          `json:"first_id"`
+	LastID  *string          `json:"last_id"`
+}
+
+type anthropicModel struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	CreatedAt   string `json:"created_at"`
+}
+
+func anthropicModels(names []string) anthropicModelList {
+	l := anthropicModelList{Data: []anthropicModel{}}
+	for _, n := range names {
+		// Routes have no creation date; the epoch is a valid RFC 3339 time.
+		l.Data = append(l.Data, anthropicModel{Type: "model", ID: n, DisplayName: n, CreatedAt: "1970-01-01T00:00:00Z"})
+	}
+	if len(names) > 0 {
+		l.FirstID, l.LastID = &names[0], &names[len(names)-1]
+	}
+	return l
 }

@@ -125,12 +125,13 @@ func needs(body []byte) route.Needs {
 	return n
 }
 
-// rewrite returns the body to send to a target: the target's model, and for
-// streams the usage chunk requested (relais needs usage even when the client
-// did not ask; the extra chunk is stripped on the way back). The common case
-// is spliced into one new slice; the client's body is never modified.
-func rewrite(body []byte, model string, p peeked) ([]byte, error) {
-	addUsage := p.stream && !p.includeUsage
+// rewrite returns the body to send to a target of the client's dialect: the
+// target's model, and with usage, for OpenAI chat streams, the usage chunk
+// requested (relais needs usage even when the client did not ask; the extra
+// chunk is stripped on the way back). The common case is spliced into one
+// new slice; the client's body is never modified.
+func rewrite(body []byte, model string, p peeked, usage bool) ([]byte, error) {
+	addUsage := usage && p.stream && !p.includeUsage
 	if p.modelEnd <= p.modelAt || (addUsage && p.streamOptions) || !plainJSONString(model) {
 		return rewriteSlow(body, model, addUsage)
 	}

@@ -56,7 +56,7 @@ func TestPeek(t *testing.T) {
 func TestRewrite(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"model":"chat","stream":true,"messages":[{"role":"user","content":"model"}]}`)
-	out, err := rewrite(body, "gpt-4o-mini", peeked{model: "chat", stream: true})
+	out, err := rewrite(body, "gpt-4o-mini", peeked{model: "chat", stream: true}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func FuzzPeek(f *testing.F) {
 			return
 		}
 		_ = needs(body)
-		if _, err := rewrite(body, "target-model", p); err != nil {
+		if _, err := rewrite(body, "target-model", p, true); err != nil {
 			t.Fatalf("valid body %q failed to rewrite: %v", body, err)
 		}
 	})
@@ -167,7 +167,7 @@ func TestRewriteCases(t *testing.T) {
 			if aerr != nil {
 				t.Fatal(aerr)
 			}
-			out, err := rewrite([]byte(tt.body), tt.model, p)
+			out, err := rewrite([]byte(tt.body), tt.model, p, true)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/provider"
 	"github.com/relais/relais/internal/route"
+	"github.com/relais/relais/internal/translate"
 )
 
 // readerPool holds the stream readers. 1 KiB covers an ordinary event; longer
@@ -80,6 +81,10 @@ func (g *Gateway) streamAttempt(ctx context.Context, w http.ResponseWriter, rt *
 		return
 	}
 	idle := rt.Timeouts.Idle.D()
+	if s.conv = s.converter(); s.conv != nil {
+		s.relay(idle)
+		return
+	}
 	for {
 		data, err := readEvent(s.br, s.scratch)
 		s.scratch = data
@@ -270,6 +275,10 @@ type sseCopy struct {
 	timer     *phaseTimer
 	body      io.ReadCloser // the upstream answer's
 	br        *bufio.Reader // reads body
+	// conv translates or classifies events off the OpenAI chat fast path;
+	// name is the event name being read, pending the bytes held so far.
+	conv          translate.Stream
+	name, pending []byte
 	sent      time.Time     // when the call went out, on g.clk
 	res       *result       // the attempt's, in the attempt loop's frame
 	stop      bool          // res is settled by an event: end has nothing to add
