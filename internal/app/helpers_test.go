@@ -277,6 +277,7 @@ type seenRequest struct {
 	Stream       bool
 	IncludeUsage bool
 	Auth         string
+	Body         []byte
 }
 
 // behaviour answers one request; n counts the provider's requests from 1.
@@ -336,7 +337,7 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal(body, &in)
 	req := seenRequest{Path: r.URL.Path, Model: in.Model, Stream: in.Stream,
-		IncludeUsage: in.StreamOptions.IncludeUsage, Auth: r.Header.Get("Authorization")}
+		IncludeUsage: in.StreamOptions.IncludeUsage, Auth: r.Header.Get("Authorization"), Body: body}
 	u.mu.Lock()
 	u.seen = append(u.seen, req)
 	u.mu.Unlock()

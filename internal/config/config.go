@@ -86,6 +86,10 @@ type Route struct {
 	Model    string   `yaml:"model"`
 	Strategy string   `yaml:"strategy"` // priority | weighted | least_latency
 	Targets  []Target `yaml:"targets"`
+	// ContinueStreams continues a text stream that dies after content reached
+	// the client on the next target, which is given the text so far, so the
+	// client gets one whole answer. Only routes that opt in keep that text.
+	ContinueStreams bool `yaml:"continue_streams"`
 }
 
 // Route strategies.
@@ -100,6 +104,10 @@ const (
 	CapabilityTools      = "tools"
 	CapabilityVision     = "vision"
 	CapabilityJSONSchema = "json_schema"
+	// CapabilityPrefill: the target continues a final assistant message
+	// (Anthropic targets always do). Stream continuation prefills such
+	// targets and instructs the others.
+	CapabilityPrefill = "prefill"
 )
 
 // Target is one provider model that can serve a route.
@@ -107,8 +115,9 @@ type Target struct {
 	Provider string `yaml:"provider"`
 	Model    string `yaml:"model"`
 	Weight   int    `yaml:"weight"` // weighted strategy; default 1
-	// Capabilities the target has, from tools, vision, json_schema. Omitted means
-	// unknown, and the target is assumed able to serve any request.
+	// Capabilities the target has, from tools, vision, json_schema, prefill.
+	// Omitted means unknown, and the target is assumed able to serve any
+	// request (but not to take a prefill unless it speaks Anthropic).
 	Capabilities []string `yaml:"capabilities"`
 	// MaxContext is the model's context window in tokens; 0 = unknown.
 	MaxContext int `yaml:"max_context"`

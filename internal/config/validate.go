@@ -14,7 +14,7 @@ import (
 
 var (
 	strategies   = []string{StrategyPriority, StrategyWeighted, StrategyLeastLatency}
-	capabilities = []string{CapabilityTools, CapabilityVision, CapabilityJSONSchema}
+	capabilities = []string{CapabilityTools, CapabilityVision, CapabilityJSONSchema, CapabilityPrefill}
 	logLevels    = []string{"debug", "info", "warn", "error"}
 	logFormats   = []string{"json", "text"}
 )

@@ -138,6 +138,8 @@ routes:
   # Clients ask for model "{{.ChatRoute}}": {{.Primary}} first, {{.Backup}} when {{.Primary}} fails.
   - model: {{.ChatRoute}}
     strategy: priority
+    # A stream cut after it began goes on on the next target: one whole answer.
+    continue_streams: true
     targets:
       - {provider: {{.Primary}}, model: {{model .Primary}}}
       - {provider: {{.Backup}}, model: {{model .Backup}}}

@@ -57,6 +57,10 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 		n = needs(req.body)
 	}
 	order := req.route.Order(req.order[:0], n)
+	req.targets = order
+	if req.route.Continue && req.p.stream && req.endpoint == provider.ChatCompletions {
+		req.cont = &continuation{}
+	}
 	if len(order) == 0 {
 		writeError(w, req.dialect, &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "no_target",
 			Message: "No target of route '" + req.route.Name + "' can serve this request (all drained, or none has the capabilities it needs: tools, images, JSON schema or context size)."})
@@ -99,9 +103,14 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 // tryTarget makes up to retries.attempts attempts at t. It reports whether
 // the request is finished (an answer went to the client).
 func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runtime, req *request, t *route.Target, permit route.Permit, last **failure) bool {
-	call, finished := g.prepareCall(w, req, t)
-	if call == nil {
-		return finished
+	call, skip, err := buildCall(req, t)
+	if err != nil {
+		badRewrite(w, req, t, err)
+		return true
+	}
+	if skip != nil {
+		req.skip = skip
+		return false
 	}
 	for try := 1; try <= rt.Retries.Attempts; try++ {
 		if time.Until(req.deadline) < minAttemptBudget {
@@ -118,6 +127,9 @@ func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runt
 		}
 		done, same, wait := g.settle(w, rt, req, t, permit, res, up, started)
 		if done {
+			if req.cont != nil && req.cont.pending {
+				g.continueStream(ctx, w, rt, req, t)
+			}
 			return true
 		}
 		*last = &failure{target: t, res: *res, retry: res.retry}
@@ -138,21 +150,24 @@ func (g *Gateway) tryTarget(ctx context.Context, w http.ResponseWriter, rt *Runt
 	return false
 }
 
-// prepareCall builds the call to t, translating the body when t speaks
+// badRewrite answers a body that could not be rewritten for t.
+func badRewrite(w http.ResponseWriter, req *request, t *route.Target, err error) {
+	writeError(w, req.dialect, errInvalidRequest("cannot rewrite the request for "+t.Provider+": "+err.Error(), ""))
+	req.status = http.StatusBadRequest
+}
+
+// buildCall builds the call to t, translating the body when t speaks
 // another dialect than the client. A target that cannot take the request
 // (an endpoint its dialect lacks, a feature the translation cannot carry)
-// is passed over: the call is nil and req.skip says why. A body that cannot
-// be rewritten at all is answered with a 400 and finished is true.
-func (g *Gateway) prepareCall(w http.ResponseWriter, req *request, t *route.Target) (call *provider.Call, finished bool) {
+// gets a nil call and skip says why; err is a body that cannot be rewritten.
+func buildCall(req *request, t *route.Target) (call *provider.Call, skip *apiError, err error) {
 	info := t.Upstream.Info()
 	req.upDialect = info.Dialect
 	var body []byte
-	var err error
 	switch {
 	case info.Dialect != provider.OpenAI && req.endpoint != provider.ChatCompletions:
-		req.skip = &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "unsupported_endpoint",
-			Message: "No target of route '" + req.route.Name + "' serves /v1/" + req.endpoint.Path()[1:] + " (" + t.Provider + " speaks the " + info.Dialect.String() + " API, which has no such endpoint)."}
-		return nil, false
+		return nil, &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "unsupported_endpoint",
+			Message: "No target of route '" + req.route.Name + "' serves /v1/" + req.endpoint.Path()[1:] + " (" + t.Provider + " speaks the " + info.Dialect.String() + " API, which has no such endpoint)."}, nil
 	case info.Dialect == req.dialect:
 		body, err = rewrite(req.body, t.Model, req.p, req.dialect == provider.OpenAI && req.endpoint == provider.ChatCompletions)
 	case req.dialect == provider.OpenAI:
@@ -162,15 +177,12 @@ func (g *Gateway) prepareCall(w http.ResponseWriter, req *request, t *route.Targ
 	}
 	if err != nil {
 		if te, ok := errors.AsType[*translate.Error](err); ok {
-			req.skip = &apiError{Status: te.Status, Type: "invalid_request_error", Code: "unsupported_by_target",
-				Message: "Target " + t.Provider + "/" + t.Model + " cannot take this request: " + te.Message}
-			return nil, false
+			return nil, &apiError{Status: te.Status, Type: "invalid_request_error", Code: "unsupported_by_target",
+				Message: "Target " + t.Provider + "/" + t.Model + " cannot take this request: " + te.Message}, nil
 		}
-		writeError(w, req.dialect, errInvalidRequest("cannot rewrite the request for "+t.Provider+": "+err.Error(), ""))
-		req.status = http.StatusBadRequest
-		return nil, true
+		return nil, nil, err
 	}
-	return &provider.Call{Endpoint: req.endpoint, Model: t.Model, Body: body, Stream: req.p.stream, RequestID: req.id}, false
+	return &provider.Call{Endpoint: req.endpoint, Model: t.Model, Body: body, Stream: req.p.stream, RequestID: req.id}, nil, nil
 }
 
 // settle applies an attempt's verdict: breaker, latency, the answer of a

@@ -114,6 +114,10 @@ type request struct {
 	// res is the current attempt's result, here rather than in the attempt
 	// loop's frame, which a stream keeps on the stack.
 	res result
+	// targets is the route's targets for this request, in the order tried.
+	targets []*route.Target
+	// cont is set on streams of routes with continue_streams.
+	cont *continuation
 	// order and skipped back the attempt loop's target lists.
 	order, skipped [route.MaxTargets]*route.Target
 }

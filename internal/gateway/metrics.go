@@ -21,6 +21,7 @@ type Metrics struct {
 	rejects   *prometheus.CounterVec
 	skips     *prometheus.CounterVec
 	malformd  *prometheus.CounterVec
+	continued *prometheus.CounterVec
 
 	// Children resolved once per target: WithLabelValues hashes on every call.
 	mu      sync.RWMutex
@@ -62,9 +63,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		malformd: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relais_sse_malformed_events_total", Help: "Stream events from providers that were not valid JSON and were skipped.",
 		}, []string{"provider", "model"}),
+		continued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relais_stream_continuations_total", Help: "Streams cut after content that relais tried to continue on another target, by route and result (ok, failed).",
+		}, []string{"route", "result"}),
 		targets: make(map[*route.TargetState]*targetMetrics),
 	}
-	reg.MustRegister(m.requests, m.duration, m.ttft, m.attempts, m.failovers, m.rejects, m.skips, m.malformd)
+	reg.MustRegister(m.requests, m.duration, m.ttft, m.attempts, m.failovers, m.rejects, m.skips, m.malformd, m.continued)
 	return m
 }
 

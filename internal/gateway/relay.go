@@ -20,17 +20,22 @@ import (
 // the OpenAI chat fast path, which forwards events as they are.
 func (s *sseCopy) converter() translate.Stream {
 	req := s.req
+	keep := req.cont != nil // only routes that continue streams keep their text
 	switch {
 	case req.endpoint == provider.Responses:
 		return &responsesStream{}
 	case req.dialect == provider.OpenAI && req.upDialect == provider.OpenAI:
 		return nil
 	case req.dialect == req.upDialect:
-		return translate.Passthrough(true, false)
+		return translate.Passthrough(true, keep)
 	case req.dialect == provider.OpenAI:
-		return translate.MessagesToChatStream("chatcmpl-"+req.id, s.t.Model, s.g.clk.Now().Unix(), req.p.includeUsage, false)
+		id := "chatcmpl-" + req.id
+		if keep && req.cont.chunkID != "" {
+			id = req.cont.chunkID // a continuation keeps the chunks' id
+		}
+		return translate.MessagesToChatStream(id, s.t.Model, s.g.clk.Now().Unix(), req.p.includeUsage, keep)
 	default:
-		return translate.ChatToMessagesStream("msg_"+req.id, s.t.Model, false)
+		return translate.ChatToMessagesStream("msg_"+req.id, s.t.Model, keep)
 	}
 }
 
@@ -38,6 +43,7 @@ func (s *sseCopy) converter() translate.Stream {
 // event with content, so a failure before it can still fail over, like the
 // fast path.
 func (s *sseCopy) relay(idle time.Duration) {
+	c := s.req.cont
 	for {
 		data, name, err := readNamedEvent(s.br, s.scratch, s.name)
 		s.scratch, s.name = data, name
@@ -49,6 +55,19 @@ func (s *sseCopy) relay(idle time.Duration) {
 		ev := translate.Event{Name: unsafe.String(unsafe.SliceData(name), len(name)), Data: data}
 		var info translate.Info
 		s.out, info = s.conv.Convert(s.out[:0], ev)
+		if c != nil {
+			s.out = s.noteFrames(s.out, info)
+		}
+		if info.Err && s.committed {
+			// The provider reported an error mid-answer: the client sees it
+			// as sent, unless another target may continue the answer.
+			s.res.outcome, s.stop = health.InbandError, true
+			if !s.deferFailure(health.InbandError) {
+				s.writeBytes(s.out)
+			}
+			s.endRelay(nil)
+			return
+		}
 		if !s.committed {
 			if info.Err {
 				s.res.outcome, s.stop = health.InbandError, true
@@ -77,12 +96,6 @@ func (s *sseCopy) relay(idle time.Duration) {
 				return
 			}
 		}
-		if info.Err {
-			// The provider reported an error mid-answer: the client saw it.
-			s.res.outcome, s.stop = health.InbandError, true
-			s.endRelay(nil)
-			return
-		}
 		if info.Done {
 			s.done = true
 			s.endRelay(io.EOF)
@@ -91,16 +104,43 @@ func (s *sseCopy) relay(idle time.Duration) {
 	}
 }
 
+// noteFrames keeps a continued route's accounting of what the client has,
+// and shapes a continuation's frames: its preamble dropped, the whitespace
+// a prefill lost given back, and the continuation event before the end.
+func (s *sseCopy) noteFrames(out []byte, info translate.Info) []byte {
+	c := s.req.cont
+	if s.conv.ToolCalls() {
+		c.tools = true
+	}
+	if !c.active {
+		return out
+	}
+	out = contFrames(s.req.dialect, out)
+	if info.Content && !c.led {
+		if f := c.leadFrame(s.req.dialect, s.conv.Text()); f != nil {
+			out = append(f, out...)
+		}
+	}
+	if info.Done {
+		u := s.conv.Usage()
+		s.req.usage = usage{input: u.Input, output: u.Output, cached: u.CachedInput}
+		out = append(s.continuationEvent(), out...)
+	}
+	return out
+}
+
+// syncText adds the text this relayed attempt streamed to the
+// continuation's, once.
+func (s *sseCopy) syncText() {
+	if c := s.req.cont; c != nil && s.conv != nil && !s.textSynced {
+		s.textSynced = true
+		c.text = append(c.text, s.conv.Text()...)
+	}
+}
+
 // commitPending sends the headers and the events held so far.
 func (s *sseCopy) commitPending() bool {
-	h := s.w.Header()
-	s.req.setHeader(h, "Content-Type", "text/event-stream")
-	s.req.setHeader(h, "Cache-Control", "no-cache")
-	s.req.setHeader(h, "X-Accel-Buffering", "no")
-	setServedBy(h, s.req, s.t)
-	s.req.status = http.StatusOK
-	s.w.WriteHeader(http.StatusOK)
-	s.committed = true
+	s.writeStreamHeader()
 	ok := s.writeBytes(s.pending)
 	s.pending = nil
 	return ok
@@ -121,6 +161,7 @@ func (s *sseCopy) endRelay(err error) {
 	res := s.res
 	u := s.conv.Usage()
 	s.req.usage = usage{input: u.Input, output: u.Output, cached: u.CachedInput}
+	s.syncText()
 	switch {
 	case s.stop:
 	case err != nil && err != io.EOF:
@@ -142,6 +183,9 @@ func (s *sseCopy) endRelay(err error) {
 		s.writeBytes(s.conv.Finish(s.out[:0]))
 	case health.ClientCanceled, health.InbandError:
 	default:
+		if s.deferFailure(res.outcome) {
+			return
+		}
 		msg := "The upstream stream from " + s.t.Provider + " ended early (" + res.outcome.String() + "); the answer is incomplete."
 		s.writeBytes(streamError(s.req.dialect, s.req.endpoint, msg))
 	}

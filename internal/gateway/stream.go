@@ -140,8 +140,9 @@ func (s *sseCopy) open(rt *Runtime, call *provider.Call) bool {
 		return false
 	}
 	classifyStatus(s.res, resp.Header, body, s.g.clk.Now())
-	if decide(*s.res, rt.Retries.MaxRetryAfter.D()).done {
-		// Returned to the client as it came (other 4xx).
+	if decide(*s.res, rt.Retries.MaxRetryAfter.D()).done && (s.req.cont == nil || !s.req.cont.active) {
+		// Returned to the client as it came (other 4xx); a continuation's
+		// error never reaches the client, whose stream is under way.
 		s.req.status = resp.StatusCode
 		s.g.writeUpstream(s.w, s.req, s.t, &upstream{status: resp.StatusCode, header: resp.Header, body: body})
 		s.res.committed = true
@@ -181,8 +182,11 @@ func (s *sseCopy) event(data []byte, idle time.Duration) bool {
 	}
 	s.timer.arm(phaseIdle, idle)
 	if bytes.Contains(data, errorKey) && isInbandError(data) {
-		// The provider reported an error mid-answer: the client sees it as sent.
-		s.write(data)
+		// The provider reported an error mid-answer: the client sees it as
+		// sent, unless another target may continue the answer.
+		if !s.deferFailure(health.InbandError) {
+			s.write(data)
+		}
 		s.res.outcome, s.stop = health.InbandError, true
 		return false
 	}
@@ -279,6 +283,7 @@ type sseCopy struct {
 	// name is the event name being read, pending the bytes held so far.
 	conv          translate.Stream
 	name, pending []byte
+	textSynced    bool // conv's text was added to the continuation's
 	sent      time.Time     // when the call went out, on g.clk
 	res       *result       // the attempt's, in the attempt loop's frame
 	stop      bool          // res is settled by an event: end has nothing to add
@@ -298,14 +303,7 @@ func (s *sseCopy) hold(data []byte) {
 // commit sends the headers and the held events: from here on, the client has
 // bytes of this attempt and failover is over.
 func (s *sseCopy) commit() bool {
-	h := s.w.Header()
-	s.req.setHeader(h, "Content-Type", "text/event-stream")
-	s.req.setHeader(h, "Cache-Control", "no-cache")
-	s.req.setHeader(h, "X-Accel-Buffering", "no")
-	setServedBy(h, s.req, s.t)
-	s.req.status = http.StatusOK
-	s.w.WriteHeader(http.StatusOK)
-	s.committed = true
+	s.writeStreamHeader()
 	for _, d := range s.held {
 		if !s.forward(d) {
 			return false
@@ -315,11 +313,40 @@ func (s *sseCopy) commit() bool {
 	return true
 }
 
+// writeStreamHeader sends a stream's headers, unless the stream continues
+// one whose headers went out already.
+func (s *sseCopy) writeStreamHeader() {
+	s.committed = true
+	if c := s.req.cont; c != nil && c.active {
+		return
+	}
+	h := s.w.Header()
+	s.req.setHeader(h, "Content-Type", "text/event-stream")
+	s.req.setHeader(h, "Cache-Control", "no-cache")
+	s.req.setHeader(h, "X-Accel-Buffering", "no")
+	setServedBy(h, s.req, s.t)
+	declareTrailers(h, s.req)
+	s.req.status = http.StatusOK
+	s.w.WriteHeader(http.StatusOK)
+}
+
 // forward writes one event, unless it is the usage chunk relais asked for on
 // its own account, and keeps the accounting.
 func (s *sseCopy) forward(data []byte) bool {
 	delta := view(data, "choices.0")
-	s.req.usage.chars += len(delta.Get("delta.content").Str)
+	content := delta.Get("delta.content").Str
+	s.req.usage.chars += len(content)
+	if c := s.req.cont; c != nil {
+		if !c.noteChunk(data, delta, content) {
+			return true
+		}
+		if c.active {
+			data = c.sameID(data)
+			if f := c.leadFrame(provider.OpenAI, content); f != nil && !s.writeBytes(f) {
+				return false
+			}
+		}
+	}
 	if f := delta.Get("finish_reason"); f.Exists() && f.Type != gjson.Null {
 		s.finished = true
 	}
@@ -375,12 +402,18 @@ func (s *sseCopy) end(err error) {
 	res.committed = true
 	switch res.outcome {
 	case health.OK:
+		if c := s.req.cont; c != nil && c.active {
+			s.writeBytes(s.continuationEvent())
+		}
 		_ = s.writeRaw("data: [DONE]\n\n")
 	case health.ClientCanceled:
 	default:
+		if s.deferFailure(res.outcome) {
+			return
+		}
 		// After the first byte the client must learn the stream failed: never a silent cut.
-		_ = s.writeRaw(`data: {"error":{"message":"The upstream stream from ` + s.t.Provider + ` ended early (` +
-			res.outcome.String() + `); the answer is incomplete.","type":"server_error","param":null,"code":"stream_interrupted"}}` + "\n\n")
+		s.writeBytes(streamError(provider.OpenAI, provider.ChatCompletions, "The upstream stream from "+s.t.Provider+" ended early ("+
+			res.outcome.String()+"); the answer is incomplete."))
 	}
 }
 

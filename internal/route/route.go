@@ -3,6 +3,7 @@ package route
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -88,6 +89,8 @@ type Target struct {
 	Weight     int
 	Caps       Caps
 	MaxContext int
+	// Prefill: the target declared it continues a final assistant message.
+	Prefill bool
 	// Index is the target's position in the route as configured; 0 is the first choice.
 	Index int
 }
@@ -116,6 +119,8 @@ type Route struct {
 	Targets  []*Target
 	// Passthrough routes are made on the fly for "<provider>/<model>".
 	Passthrough bool
+	// Continue: text streams cut after content continue on another target.
+	Continue bool
 	restricted  bool
 }
 
@@ -258,7 +263,7 @@ func NewRouter(cfg *config.Config, providers map[string]provider.Provider, state
 		}
 	}
 	for _, rc := range cfg.Routes {
-		rt := &Route{Name: rc.Model, Strategy: strategies[rc.Strategy]}
+		rt := &Route{Name: rc.Model, Strategy: strategies[rc.Strategy], Continue: rc.ContinueStreams}
 		for i, tc := range rc.Targets {
 			if i == MaxTargets {
 				break
@@ -269,6 +274,7 @@ func NewRouter(cfg *config.Config, providers map[string]provider.Provider, state
 				Weight:      tc.Weight,
 				Caps:        ParseCaps(tc.Capabilities),
 				MaxContext:  tc.MaxContext,
+				Prefill:     slices.Contains(tc.Capabilities, config.CapabilityPrefill),
 				Index:       i,
 			})
 			if tc.MaxContext > 0 || len(tc.Capabilities) > 0 {
