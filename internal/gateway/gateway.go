@@ -92,7 +92,7 @@ type request struct {
 	// upDialect is the dialect of the target being tried.
 	upDialect provider.Dialect
 	// skip says why the last target passed over could not take the request.
-	skip *apiError
+	skip     *apiError
 	client   *limit.Client
 	route    *route.Route
 	body     []byte

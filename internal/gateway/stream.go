@@ -283,17 +283,17 @@ type sseCopy struct {
 	// name is the event name being read, pending the bytes held so far.
 	conv          translate.Stream
 	name, pending []byte
-	textSynced    bool // conv's text was added to the continuation's
-	sent      time.Time     // when the call went out, on g.clk
-	res       *result       // the attempt's, in the attempt loop's frame
-	stop      bool          // res is settled by an event: end has nothing to add
-	held      [][]byte
-	scratch   []byte // the event being read
-	out       []byte // the event being written
-	rc        *http.ResponseController
-	committed bool
-	done      bool // [DONE] seen
-	finished  bool // a finish_reason seen
+	textSynced    bool      // conv's text was added to the continuation's
+	sent          time.Time // when the call went out, on g.clk
+	res           *result   // the attempt's, in the attempt loop's frame
+	stop          bool      // res is settled by an event: end has nothing to add
+	held          [][]byte
+	scratch       []byte // the event being read
+	out           []byte // the event being written
+	rc            *http.ResponseController
+	committed     bool
+	done          bool // [DONE] seen
+	finished      bool // a finish_reason seen
 }
 
 func (s *sseCopy) hold(data []byte) {

@@ -120,8 +120,8 @@ type Route struct {
 	// Passthrough routes are made on the fly for "<provider>/<model>".
 	Passthrough bool
 	// Continue: text streams cut after content continue on another target.
-	Continue bool
-	restricted  bool
+	Continue   bool
+	restricted bool
 }
 
 // Restricted reports whether some target declares limited capabilities or a
