@@ -23,9 +23,12 @@ const fallbackMaxTokens = 4096
 //     URL becomes a base64 source, an http(s) URL a url source) and file parts
 //     with file_data (a base64 document) become content blocks; an input_audio
 //     part, a file_id, or a part of another type is an *Error, since dropping
-//     what the user sent would change the question;
+//     what the user sent would change the question; empty text parts, which
+//     Anthropic rejects, are dropped;
 //   - assistant tool_calls become tool_use blocks after the text; arguments
-//     must be a JSON object (or empty, read as {}), else *Error;
+//     must be a JSON object (or empty, read as {}), else *Error; tool call
+//     ids keep only the characters Anthropic allows ([A-Za-z0-9_-], others
+//     become _), in tool_use and tool_result alike;
 //   - tool messages become tool_result blocks (text parts joined by
 //     newlines) in a user message; consecutive ones share one message, and a
 //     user message right after them joins it, as Anthropic wants results
@@ -267,7 +270,10 @@ func userContent(c gjson.Result, path string) (any, *Error) {
 		at := fmt.Sprintf("%s[%d]", path, j)
 		switch t := p.Get("type").String(); t {
 		case "text":
-			blocks = append(blocks, aText{Type: "text", Text: p.Get("text").String()})
+			// Anthropic rejects empty text blocks; they say nothing.
+			if text := p.Get("text").String(); text != "" {
+				blocks = append(blocks, aText{Type: "text", Text: text})
+			}
 		case "image_url":
 			u := p.Get("image_url")
 			if u.IsObject() {
@@ -344,7 +350,11 @@ func assistantContent(m gjson.Result, path string) (any, *Error) {
 	calls := m.Get("tool_calls")
 	if !calls.IsArray() || len(calls.Array()) == 0 {
 		if c.IsArray() {
-			return assistantParts(c, path+".content")
+			blocks, e := assistantParts(c, path+".content")
+			if len(blocks) == 0 && e == nil {
+				return "", nil
+			}
+			return blocks, e
 		}
 		if c.Exists() && c.Type != gjson.String && c.Type != gjson.Null {
 			return nil, badRequest("%s.content must be a string or an array of content parts", path)
@@ -389,13 +399,17 @@ func assistantContent(m gjson.Result, path string) (any, *Error) {
 func assistantParts(c gjson.Result, path string) ([]any, *Error) {
 	var blocks []any
 	for j, p := range c.Array() {
+		var text string
 		switch t := p.Get("type").String(); t {
 		case "text":
-			blocks = append(blocks, aText{Type: "text", Text: p.Get("text").String()})
+			text = p.Get("text").String()
 		case "refusal":
-			blocks = append(blocks, aText{Type: "text", Text: p.Get("refusal").String()})
+			text = p.Get("refusal").String()
 		default:
 			return nil, badRequest("%s[%d]: a part of type %q is not supported here", path, j, t)
+		}
+		if text != "" {
+			blocks = append(blocks, aText{Type: "text", Text: text})
 		}
 	}
 	return blocks, nil

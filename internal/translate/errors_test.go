@@ -124,3 +124,13 @@ func TestErrorBuilders(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+// The named rows of errorKinds are the ones their names say.
+func TestErrorKindIndexes(t *testing.T) {
+	t.Parallel()
+	for i, want := range map[int]string{kindInvalid: "invalid_request_error", kindAPIError: "api_error", kindOverload: "overloaded_error"} {
+		if got := errorKinds[i].anthropic; got != want {
+			t.Errorf("errorKinds[%d] is %s, want %s", i, got, want)
+		}
+	}
+}

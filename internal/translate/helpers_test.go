@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/tidwall/gjson"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -144,11 +142,4 @@ func checkFrames(t testing.TB, out []byte, anthropic bool) {
 			}
 		}
 	}
-}
-
-func parseResult(b []byte) gjson.Result { return gjson.ParseBytes(b) }
-
-// jsonField reads a string two levels down, decoding its escapes.
-func jsonField(b []byte, a, c string) string {
-	return gjson.GetBytes(b, a+"."+c).String()
 }

@@ -2,7 +2,8 @@ package translate
 
 import (
 	"bytes"
-	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // Event is one server-sent event: its `event:` name (may be empty) and its
@@ -55,8 +56,8 @@ func isDone(data []byte) bool {
 }
 
 // appendFrame appends one SSE frame. name is written without CR or LF
-// (which would end the field), data one `data:` line per line, so any input
-// keeps the framing.
+// (which would end the field), data as one `data:` line per line (CR, LF and
+// CRLF all end a line in SSE), so any input keeps the framing.
 func appendFrame(dst []byte, name string, data []byte) []byte {
 	if name != "" {
 		dst = append(dst, "event: "...)
@@ -68,16 +69,21 @@ func appendFrame(dst []byte, name string, data []byte) []byte {
 		dst = append(dst, '\n')
 	}
 	for {
-		line, rest, more := bytes.Cut(data, []byte("\n"))
-		dst = append(dst, "data: "...)
-		dst = append(dst, bytes.TrimSuffix(line, []byte("\r"))...)
-		dst = append(dst, '\n')
-		if !more {
+		i := bytes.IndexAny(data, "\r\n")
+		if i < 0 {
 			break
 		}
-		data = rest
+		dst = append(dst, "data: "...)
+		dst = append(dst, data[:i]...)
+		dst = append(dst, '\n')
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		data = data[i+1:]
 	}
-	return append(dst, '\n')
+	dst = append(dst, "data: "...)
+	dst = append(dst, data...)
+	return append(dst, '\n', '\n')
 }
 
 // anthropicFrame starts an Anthropic frame: its event line and the start of
@@ -118,6 +124,11 @@ func Passthrough(anthropic, keepText bool) Stream {
 	return &openAIPass{text: textBuf{keep: keepText}}
 }
 
+var (
+	_ Stream = (*anthropicPass)(nil)
+	_ Stream = (*openAIPass)(nil)
+)
+
 type anthropicPass struct {
 	text                          textBuf
 	usage                         anthropicCounts
@@ -138,7 +149,7 @@ func (p *anthropicPass) Convert(dst []byte, ev Event) ([]byte, Info) {
 	switch a.typ {
 	case "message_start":
 		p.started = true
-		p.usage.start(a.root)
+		p.usage.start(&a)
 	case "content_block_start":
 		p.open = a.index
 		switch a.blockType {
@@ -166,7 +177,7 @@ func (p *anthropicPass) Convert(dst []byte, ev Event) ([]byte, Info) {
 	case "content_block_stop":
 		p.open = -1
 	case "message_delta":
-		p.usage.delta(a.root)
+		p.usage.delta(&a)
 		if a.delta.Get("stop_reason").Type == jsonString {
 			p.stopped = true
 			info.Content = true
@@ -228,18 +239,21 @@ func (p *openAIPass) Convert(dst []byte, ev Event) ([]byte, Info) {
 	if c.hasUsage {
 		p.usage = c.usage
 	}
-	if t := c.delta.Get("content"); t.Type == jsonString && t.Str != "" {
+	if t := c.content; t.Type == jsonString && t.Str != "" {
 		p.text.add(t.Raw)
 		info.Content = true
 	}
-	if t := c.delta.Get("refusal"); t.Type == jsonString && t.Str != "" {
+	if t := c.refusal; t.Type == jsonString && t.Str != "" {
 		p.text.add(t.Raw)
 		info.Content = true
 	}
-	if tc := c.delta.Get("tool_calls"); tc.IsArray() && strings.TrimSpace(tc.Raw) != "[]" {
-		p.tools = true
-		info.Content = true
-	}
+	c.toolCalls.ForEach(func(_, tc gjson.Result) bool {
+		if tc.IsObject() {
+			p.tools = true
+			info.Content = true
+		}
+		return true
+	})
 	switch c.finish {
 	case "":
 	case "error":

@@ -32,6 +32,8 @@ func MessagesToChatStream(id, model string, created int64, includeUsage, keepTex
 	return s
 }
 
+var _ Stream = (*chatStream)(nil)
+
 type chatStream struct {
 	prefix       []byte // the chunk's fields before its choices
 	includeUsage bool
@@ -58,7 +60,7 @@ func (s *chatStream) Convert(dst []byte, ev Event) ([]byte, Info) {
 	var info Info
 	switch a.typ {
 	case "message_start":
-		s.usage.start(a.root)
+		s.usage.start(&a)
 		dst = s.start(dst)
 	case "content_block_start":
 		switch a.blockType {
@@ -104,7 +106,7 @@ func (s *chatStream) Convert(dst []byte, ev Event) ([]byte, Info) {
 			}
 		}
 	case "message_delta":
-		s.usage.delta(a.root)
+		s.usage.delta(&a)
 		if r := a.delta.Get("stop_reason"); r.Type == jsonString && !s.finished {
 			dst = s.finish(dst, finishReason(r.Str))
 			info.Content = true
@@ -113,7 +115,7 @@ func (s *chatStream) Convert(dst []byte, ev Event) ([]byte, Info) {
 		dst = s.end(dst)
 		info.Done = true
 	case "error":
-		e := a.root.Get("error")
+		e := a.err
 		k := kindByAnthropicType(e.Get("type").String(), 500)
 		msg := e.Get("message").String()
 		if msg == "" {

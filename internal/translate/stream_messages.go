@@ -32,6 +32,8 @@ func ChatToMessagesStream(id, model string, keepText bool) Stream {
 	return &messagesStream{id: id, model: model, text: textBuf{keep: keepText}, open: -1}
 }
 
+var _ Stream = (*messagesStream)(nil)
+
 type messagesStream struct {
 	id, model string
 	text      textBuf
@@ -86,16 +88,16 @@ func (s *messagesStream) Convert(dst []byte, ev Event) ([]byte, Info) {
 	if c.hasUsage {
 		s.usage, s.hasUsage = c.usage, true
 	}
-	if t := c.delta.Get("content"); t.Type == jsonString && t.Str != "" {
+	if t := c.content; t.Type == jsonString && t.Str != "" {
 		dst = s.textDelta(dst, t.Raw)
 		info.Content = true
 	}
-	if t := c.delta.Get("refusal"); t.Type == jsonString && t.Str != "" {
+	if t := c.refusal; t.Type == jsonString && t.Str != "" {
 		s.refused = true
 		dst = s.textDelta(dst, t.Raw)
 		info.Content = true
 	}
-	if calls := c.delta.Get("tool_calls"); calls.IsArray() {
+	if calls := c.toolCalls; calls.IsArray() {
 		pos := int64(0)
 		calls.ForEach(func(_, tc gjson.Result) bool {
 			var ok bool

@@ -14,26 +14,44 @@ type anthropicEvent struct {
 	block     gjson.Result // content_block_start: content_block
 	delta     gjson.Result // content_block_delta, message_delta: delta
 	deltaType string       // content_block_delta: delta.type
+	message   gjson.Result // message_start: message
+	usage     gjson.Result // message_delta: usage
+	err       gjson.Result // error: error
 }
 
 // readAnthropic reads an event by the type in its data (Anthropic repeats
-// the event name there), so a stream whose names were lost still works.
+// the event name there), so a stream whose names were lost still works. One
+// pass over the top level finds every field, where a Get per field would
+// scan the event again each time.
 func readAnthropic(data string) anthropicEvent {
 	a := anthropicEvent{root: gjson.Parse(data)}
-	a.typ = a.root.Get("type").String()
-	switch a.typ {
-	case "content_block_start":
-		a.index = a.root.Get("index").Int()
-		a.block = a.root.Get("content_block")
+	if !a.root.IsObject() {
+		return a
+	}
+	a.root.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "type":
+			a.typ = v.String()
+		case "index":
+			a.index = v.Int()
+		case "content_block":
+			a.block = v
+		case "delta":
+			a.delta = v
+		case "message":
+			a.message = v
+		case "usage":
+			a.usage = v
+		case "error":
+			a.err = v
+		}
+		return true
+	})
+	if a.block.IsObject() {
 		a.blockType = a.block.Get("type").String()
-	case "content_block_delta":
-		a.index = a.root.Get("index").Int()
-		a.delta = a.root.Get("delta")
+	}
+	if a.delta.IsObject() {
 		a.deltaType = a.delta.Get("type").String()
-	case "content_block_stop":
-		a.index = a.root.Get("index").Int()
-	case "message_delta":
-		a.delta = a.root.Get("delta")
 	}
 	return a
 }
@@ -45,12 +63,14 @@ type anthropicCounts struct {
 	input, output, cacheRead, cacheCreate int
 }
 
-func (c *anthropicCounts) start(root gjson.Result) {
-	c.read(root.Get("message.usage"))
+// start reads message_start's message.usage.
+func (c *anthropicCounts) start(a *anthropicEvent) {
+	c.read(a.message.Get("usage"))
 }
 
-func (c *anthropicCounts) delta(root gjson.Result) {
-	c.read(root.Get("usage"))
+// delta reads message_delta's usage.
+func (c *anthropicCounts) delta(a *anthropicEvent) {
+	c.read(a.usage)
 }
 
 func (c *anthropicCounts) read(u gjson.Result) {
@@ -78,25 +98,66 @@ func (c *anthropicCounts) usage() Usage {
 
 // openAIChunk is what the converters read of one OpenAI chunk.
 type openAIChunk struct {
-	root     gjson.Result
-	err      gjson.Result // the error object or text of an error chunk
-	delta    gjson.Result // choices[0].delta
-	finish   string       // choices[0].finish_reason
-	usage    Usage
-	hasUsage bool
+	root  gjson.Result
+	err   gjson.Result // the error object or text of an error chunk
+	delta gjson.Result // choices[0].delta
+	// choices[0].delta's fields
+	content, refusal, toolCalls gjson.Result
+	finish                      string // choices[0].finish_reason
+	usage                       Usage
+	hasUsage                    bool
 }
 
+// readChunk reads a chunk in one pass over its top level.
 func readChunk(data string) openAIChunk {
 	c := openAIChunk{root: gjson.Parse(data)}
-	if e := c.root.Get("error"); e.Exists() && e.Type != gjson.Null {
-		c.err = e
+	if !c.root.IsObject() {
 		return c
 	}
-	choice := c.root.Get("choices.0")
-	c.delta = choice.Get("delta")
-	c.finish = choice.Get("finish_reason").String()
-	if u := c.root.Get("usage"); u.IsObject() {
-		c.usage, c.hasUsage = openAIUsage(u), true
+	var choices, usage gjson.Result
+	c.root.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "error":
+			if v.Type != gjson.Null {
+				c.err = v
+			}
+		case "choices":
+			choices = v
+		case "usage":
+			usage = v
+		}
+		return true
+	})
+	if c.err.Exists() {
+		return c
+	}
+	if choices.IsArray() {
+		choices.ForEach(func(_, choice gjson.Result) bool {
+			choice.ForEach(func(k, v gjson.Result) bool {
+				switch k.Str {
+				case "delta":
+					c.delta = v
+				case "finish_reason":
+					c.finish = v.String()
+				}
+				return true
+			})
+			return false // choices[0] only: a translated request never asks for n > 1
+		})
+		c.delta.ForEach(func(k, v gjson.Result) bool {
+			switch k.Str {
+			case "content":
+				c.content = v
+			case "refusal":
+				c.refusal = v
+			case "tool_calls":
+				c.toolCalls = v
+			}
+			return true
+		})
+	}
+	if usage.IsObject() {
+		c.usage, c.hasUsage = openAIUsage(usage), true
 	}
 	return c
 }
