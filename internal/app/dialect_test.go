@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -16,6 +17,9 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
+
+	"github.com/relais/relais/internal/clock"
+	"github.com/relais/relais/internal/provider/sim"
 )
 
 // anthropicClient returns the official Anthropic client pointed at relais,
@@ -30,26 +34,76 @@ func (r *relais) anthropicClient(t *testing.T) anthropic.Client {
 	)
 }
 
-// dialectTopology has one route per sim dialect, plus "failover", whose
-// OpenAI-typed first choice is primaryURL and whose fallback is Anthropic.
-func dialectTopology(primaryURL string) string {
+// dialectUpstreams are fake APIs for the anthropic and azure_openai kinds:
+// simulated servers in Anthropic's and OpenAI's shapes, the Azure one
+// behind Azure's deployment URLs, checking the credentials each kind sends.
+type dialectUpstreams struct {
+	anthropicURL, azureURL string
+}
+
+func startDialectUpstreams(t *testing.T) dialectUpstreams {
+	t.Helper()
+	claude := sim.NewServer(&sim.Spec{Dialect: "anthropic", Seed: 4}, clock.Real{})
+	anth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Key") != "sk-ant-test" || r.Header.Get("Anthropic-Version") == "" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}`))
+			return
+		}
+		claude.ServeHTTP(w, r)
+	}))
+	t.Cleanup(anth.Close)
+	gpt := sim.NewServer(&sim.Spec{Seed: 5}, clock.Real{})
+	azure := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deployment, op, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/openai/deployments/"), "/")
+		if !ok || r.URL.Query().Get("api-version") != "2024-10-21" || r.Header.Get("Api-Key") != "azure-test-key" || deployment != "gpt-deploy" {
+			http.Error(w, `{"error":{"code":"DeploymentNotFound","message":"no such deployment"}}`, http.StatusNotFound)
+			return
+		}
+		r.URL.Path = "/v1/" + op
+		gpt.ServeHTTP(w, r)
+	}))
+	t.Cleanup(azure.Close)
+	return dialectUpstreams{anthropicURL: anth.URL + "/v1", azureURL: azure.URL}
+}
+
+// dialectTopology has one route per provider kind and dialect, plus
+// "failover", whose OpenAI-typed first choice is primaryURL and whose
+// fallback is Anthropic-typed.
+func dialectTopology(t *testing.T, primaryURL string) string {
+	up := startDialectUpstreams(t)
 	return fmt.Sprintf(`listen: 127.0.0.1:0
 admin: {listen: 127.0.0.1:0}
 providers:
   - {name: claude, type: sim, dialect: anthropic, latency: 1ms, ttft: 1ms, seed: 1}
   - {name: gpt, type: sim, latency: 1ms, ttft: 1ms, seed: 2}
+  - {name: anthropic-api, type: anthropic, base_url: %q, api_key: sk-ant-test}
+  - {name: azure, type: azure_openai, endpoint: %q, api_version: "2024-10-21", api_key: azure-test-key}
   - {name: primary, type: openai, base_url: %q}
 routes:
   - model: to-claude
     targets: [{provider: claude, model: claude-sim}]
   - model: to-gpt
     targets: [{provider: gpt, model: gpt-sim}]
+  - model: to-anthropic-api
+    targets: [{provider: anthropic-api, model: claude-api-model}]
+  - model: to-azure
+    targets: [{provider: azure, model: gpt-deploy}]
   - model: failover
     targets:
       - {provider: primary, model: primary-model}
-      - {provider: claude, model: claude-sim}
+      - {provider: anthropic-api, model: claude-api-model}
 retries: {attempts: 1}
-`, primaryURL)
+`, up.anthropicURL, up.azureURL, primaryURL)
+}
+
+// everyTarget is each route of dialectTopology, with who serves it.
+var everyTarget = []struct{ route, provider, model string }{
+	{"to-claude", "claude", "claude-sim"},
+	{"to-gpt", "gpt", "gpt-sim"},
+	{"to-anthropic-api", "anthropic-api", "claude-api-model"},
+	{"to-azure", "azure", "gpt-deploy"},
+	{"failover", "anthropic-api", "claude-api-model"},
 }
 
 var weatherTool = struct {
@@ -61,13 +115,9 @@ var weatherTool = struct {
 // from an Anthropic target (translated) and an OpenAI one (forwarded).
 func TestOpenAIClientEveryTarget(t *testing.T) {
 	down := newUpstream(t, "primary", fail(http.StatusServiceUnavailable, `{"error":{"message":"down","type":"server_error"}}`))
-	r := startRelais(t, dialectTopology(down.url()))
+	r := startRelais(t, dialectTopology(t, down.url()))
 	c := r.client(t)
-	for _, tc := range []struct{ route, provider, model string }{
-		{"to-claude", "claude", "claude-sim"},
-		{"to-gpt", "gpt", "gpt-sim"},
-		{"failover", "claude", "claude-sim"},
-	} {
+	for _, tc := range everyTarget {
 		t.Run(tc.route, func(t *testing.T) {
 			var resp *http.Response
 			cc, err := c.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{
@@ -144,13 +194,9 @@ func TestOpenAIClientEveryTarget(t *testing.T) {
 // (translated).
 func TestAnthropicClientEveryTarget(t *testing.T) {
 	down := newUpstream(t, "primary", fail(http.StatusServiceUnavailable, `{"error":{"message":"down","type":"server_error"}}`))
-	r := startRelais(t, dialectTopology(down.url()))
+	r := startRelais(t, dialectTopology(t, down.url()))
 	c := r.anthropicClient(t)
-	for _, tc := range []struct{ route, provider, model string }{
-		{"to-claude", "claude", "claude-sim"},
-		{"to-gpt", "gpt", "gpt-sim"},
-		{"failover", "claude", "claude-sim"},
-	} {
+	for _, tc := range everyTarget {
 		t.Run(tc.route, func(t *testing.T) {
 			var resp *http.Response
 			msg, err := c.Messages.New(t.Context(), anthropic.MessageNewParams{
@@ -226,7 +272,7 @@ func TestAnthropicClientEveryTarget(t *testing.T) {
 // its own API's shape.
 func TestDialectModelsAndErrors(t *testing.T) {
 	down := newUpstream(t, "primary", fail(http.StatusServiceUnavailable, `{"error":{"message":"down","type":"server_error"}}`))
-	r := startRelais(t, dialectTopology(down.url()))
+	r := startRelais(t, dialectTopology(t, down.url()))
 	ac := r.anthropicClient(t)
 	page, err := ac.Models.List(t.Context(), anthropic.ModelListParams{})
 	if err != nil {
@@ -236,10 +282,10 @@ func TestDialectModelsAndErrors(t *testing.T) {
 	for _, m := range page.Data {
 		ids = append(ids, m.ID)
 	}
-	if strings.Join(ids, ",") != "failover,to-claude,to-gpt" {
+	if strings.Join(ids, ",") != "failover,to-anthropic-api,to-azure,to-claude,to-gpt" {
 		t.Errorf("anthropic models: %v", ids)
 	}
-	if got := modelIDs(t, r.client(t)); strings.Join(got, ",") != "failover,to-claude,to-gpt" {
+	if got := modelIDs(t, r.client(t)); strings.Join(got, ",") != "failover,to-anthropic-api,to-azure,to-claude,to-gpt" {
 		t.Errorf("openai models: %v", got)
 	}
 
