@@ -26,6 +26,11 @@ test: ## Run the whole test suite (what CI runs)
 fuzz: ## Fuzz the parsers of untrusted input for a short while
 	$(GO) test -run '^$$' -fuzz FuzzPeek -fuzztime 30s ./internal/gateway/
 	$(GO) test -run '^$$' -fuzz FuzzReadEvent -fuzztime 30s ./internal/gateway/
+	$(GO) test -run '^$$' -fuzz FuzzReadNamedEvent -fuzztime 30s ./internal/gateway/
+	$(GO) test -run '^$$' -fuzz FuzzChatToMessages -fuzztime 30s ./internal/translate/
+	$(GO) test -run '^$$' -fuzz FuzzMessagesToChat -fuzztime 30s ./internal/translate/
+	$(GO) test -run '^$$' -fuzz FuzzResponses -fuzztime 30s ./internal/translate/
+	$(GO) test -run '^$$' -fuzz FuzzStreams -fuzztime 30s ./internal/translate/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/config/
 
 .PHONY: bench

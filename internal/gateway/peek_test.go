@@ -145,6 +145,46 @@ func FuzzReadEvent(f *testing.F) {
 	})
 }
 
+// FuzzReadNamedEvent: the named-event reader ends on any input, and an
+// event's name never leaks into the next event.
+func FuzzReadNamedEvent(f *testing.F) {
+	f.Add([]byte("event: message_start\ndata: {\"a\":1}\n\nevent: ping\n\ndata: x\n\n"))
+	f.Add([]byte("event:e\r\ndata:\r\n\r\n:c\nevent: x"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		br := bufio.NewReaderSize(bytes.NewReader(in), 16)
+		var buf, name []byte
+		for range len(in) + 2 {
+			d, n, err := readNamedEvent(br, buf, name)
+			buf, name = d, n
+			if err != nil {
+				return
+			}
+			if bytes.ContainsAny(name, "\r\n") {
+				t.Fatalf("name %q", name)
+			}
+		}
+		t.Fatal("readNamedEvent did not reach the end of its input")
+	})
+}
+
+func TestReadNamedEvent(t *testing.T) {
+	t.Parallel()
+	in := "event: message_start\ndata: {\"a\":1}\n\nevent: ping\n\ndata: {\"b\":2}\ndata: {}\n\n"
+	br := bufio.NewReader(strings.NewReader(in))
+	var got []string
+	for {
+		d, n, err := readNamedEvent(br, nil, nil)
+		if err != nil {
+			break
+		}
+		got = append(got, string(n)+"|"+string(d))
+	}
+	want := []string{`message_start|{"a":1}`, "|{\"b\":2}\n{}"}
+	if strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}
+
 func TestRewriteCases(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

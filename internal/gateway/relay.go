@@ -230,7 +230,11 @@ func readNamedEvent(br *bufio.Reader, buf, name []byte) (data, ename []byte, err
 			buf = append(buf, bytes.TrimPrefix(line[len(sseData):], sseSpace)...)
 			has = true
 		case bytes.HasPrefix(line, sseEvent):
-			name = append(name[:0], bytes.TrimPrefix(line[len(sseEvent):], sseSpace)...)
+			v := bytes.TrimPrefix(line[len(sseEvent):], sseSpace)
+			if i := bytes.IndexByte(v, '\r'); i >= 0 {
+				v = v[:i] // a lone CR ends a line in SSE: the name stops there
+			}
+			name = append(name[:0], v...)
 		}
 		if err != nil { // the stream ended mid-line
 			if has {
