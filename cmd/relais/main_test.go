@@ -72,7 +72,7 @@ routes:
 			`providers[0].latncy: unknown field (did you mean "latency"?) (line 4)`,
 			`routes[0].targets[0].provider: unknown provider "lokal" (did you mean "local"?) (line 6)`,
 		}},
-		{"shipped example", []string{"check", "--config", "../../examples/relais.yaml"}, 0, []string{"ok (3 providers, 2 routes, 2 keys)"}},
+		{"shipped example", []string{"check", "--config", "../../examples/relais.yaml"}, 0, []string{"ok (5 providers, 2 routes, 2 keys)"}},
 		{"missing file", []string{"check", "--config", filepath.Join(t.TempDir(), "nope.yaml")}, 1, []string{"nope.yaml"}},
 		{"version", []string{"version"}, 0, []string{"relais "}},
 	}

@@ -411,7 +411,7 @@ routes:
 				"routes[0].targets: at least one target is required (line 5)",
 				`routes[1].strategy: unknown strategy "wieghted" (did you mean "weighted"?) (line 7)`,
 				`routes[1].targets[0].capabilities[1]: unknown capability "vison" (did you mean "vision"?) (line 8)`,
-				`routes[1].targets[0].capabilities[2]: unknown capability "audio" (want tools, vision or json_schema) (line 8)`,
+				`routes[1].targets[0].capabilities[2]: unknown capability "audio" (want tools, vision, json_schema or prefill) (line 8)`,
 				"routes[1].targets[0].max_context: must not be negative (line 8)",
 				"routes[1].targets[0].weight: must not be negative (line 8)",
 				"routes[2].targets: the weighted strategy needs at least one target with weight above 0 (line 11)",

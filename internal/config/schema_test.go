@@ -28,7 +28,7 @@ func TestJSONSchema(t *testing.T) {
 		{[]string{"properties", "log", "properties", "level", "enum"}, []any{"debug", "info", "warn", "error"}},
 		{[]string{"properties", "routes", "items", "properties", "strategy", "default"}, "priority"},
 		{[]string{"properties", "routes", "items", "properties", "targets", "items", "properties", "weight", "default"}, 1.0},
-		{[]string{"properties", "routes", "items", "properties", "targets", "items", "properties", "capabilities", "items", "enum"}, []any{"tools", "vision", "json_schema"}},
+		{[]string{"properties", "routes", "items", "properties", "targets", "items", "properties", "capabilities", "items", "enum"}, []any{"tools", "vision", "json_schema", "prefill"}},
 		{[]string{"properties", "routes", "items", "required"}, []any{"model", "targets"}},
 		{[]string{"properties", "providers", "items", "properties", "type", "enum"}, []any{"openai", "sim"}},
 		{[]string{"properties", "providers", "items", "required"}, []any{"name", "type"}},
