@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math/rand/v2"
+
+	"github.com/relais/relais/internal/provider"
 )
 
 // newRequestID returns a random id such as "req_9f8e7d6c5b4a3f2e1d0c9b8a".
@@ -60,6 +62,12 @@ func (g *Gateway) accessLog(ctx context.Context, req *request, bodies bool) {
 			slog.String("last_model", req.last.Model),
 			slog.String("outcome", req.outcome.String()),
 		)
+	}
+	if req.dialect != provider.OpenAI || (req.served != nil && req.upDialect != req.dialect) {
+		attrs = append(attrs, slog.String("dialect", req.dialect.String()), slog.String("upstream_dialect", req.upDialect.String()))
+	}
+	if c := req.cont; c != nil && c.from != nil {
+		attrs = append(attrs, slog.String("continued_from", c.from.Provider+"/"+c.from.Model))
 	}
 	if req.ttft > 0 {
 		attrs = append(attrs, slog.Float64("ttft_ms", float64(req.ttft.Microseconds())/1000))

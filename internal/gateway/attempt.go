@@ -69,7 +69,7 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 	}
 	req.first = order[0]
 	var last *failure
-	skipped := req.skipped[:0]
+	var skipped []*route.Target // rare: allocated only when a breaker denies
 	tried := false
 	for _, t := range order {
 		permit := t.Breaker.Allow()

@@ -118,8 +118,8 @@ type request struct {
 	targets []*route.Target
 	// cont is set on streams of routes with continue_streams.
 	cont *continuation
-	// order and skipped back the attempt loop's target lists.
-	order, skipped [route.MaxTargets]*route.Target
+	// order backs the attempt loop's target list.
+	order [route.MaxTargets]*route.Target
 }
 
 // setHeader sets a canonical header key to v.
