@@ -115,8 +115,9 @@ func needs(body []byte) route.Needs {
 	} else if f := gjson.GetBytes(body, "functions"); f.IsArray() && len(f.Array()) > 0 {
 		n.Caps |= route.Tools
 	}
-	// Inside a JSON string a quote is escaped, so `"image_url"` only matches a key or a type value.
-	if bytes.Contains(body, []byte(`"image_url"`)) {
+	// Inside a JSON string a quote is escaped, so `"image_url"` (OpenAI) and
+	// `"image"` (Anthropic's block type) only match a key or a type value.
+	if bytes.Contains(body, []byte(`"image_url"`)) || bytes.Contains(body, []byte(`"image"`)) {
 		n.Caps |= route.Vision
 	}
 	if gjson.GetBytes(body, "response_format.type").Str == "json_schema" {

@@ -81,7 +81,11 @@ func TestNeeds(t *testing.T) {
 	if n.Caps != route.Tools|route.Vision|route.JSONSchema {
 		t.Errorf("caps = %b", n.Caps)
 	}
-	n = needs([]byte(`{"model":"m","messages":[{"role":"user","content":"say \"image_url\" please"}]}`))
+	n = needs([]byte(`{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBO"}}]}]}`))
+	if n.Caps != route.Vision {
+		t.Errorf("an Anthropic image block: caps = %b", n.Caps)
+	}
+	n = needs([]byte(`{"model":"m","messages":[{"role":"user","content":"say \"image_url\" or \"image\" please"}]}`))
 	if n.Caps != 0 {
 		t.Errorf("text mentioning image_url read as vision: caps = %b", n.Caps)
 	}
