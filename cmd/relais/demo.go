@@ -87,7 +87,8 @@ func printWelcome(w io.Writer, gw, adm, dir string) {
 	fmt.Fprintf(w, `
 relais demo is running: simulated providers, no key, no network.
 
-  AI API (OpenAI-compatible)  http://%[1]s/v1   models: chat, embed
+  OpenAI API                  http://%[1]s/v1   models: chat, embed
+  Anthropic API               http://%[1]s      (POST /v1/messages)
   metrics                     http://%[2]s/metrics
   targets and breakers        http://%[2]s/admin/api/targets
   usage per key and model     http://%[2]s/admin/api/usage
@@ -96,6 +97,8 @@ relais demo is running: simulated providers, no key, no network.
 Try it:
   curl -s http://%[1]s/v1/chat/completions -H 'Content-Type: application/json' \
     -d '{"model":"chat","messages":[{"role":"user","content":"Hello"}]}'
+  curl -s http://%[1]s/v1/messages -H 'anthropic-version: 2023-06-01' \
+    -d '{"model":"chat","max_tokens":100,"messages":[{"role":"user","content":"Hello"}]}'
 
 The script repeats every 4 minutes; the log says what happens and when.
 Watch failover: curl -s http://%[2]s/metrics | grep -E 'relais_(failovers|upstream_attempts)_total'
