@@ -13,7 +13,7 @@ import (
 	"runtime/metrics"
 	"time"
 
-	"github.com/relais/relais/internal/provider/openai"
+	"github.com/relais/relais/internal/provider"
 )
 
 // BaselineOptions configure the plain reverse proxy relais is compared with.
@@ -43,7 +43,7 @@ func ServeBaseline(ctx context.Context, o BaselineOptions) error {
 			r.SetURL(target)
 			r.Out.Header.Set("Authorization", auth)
 		},
-		Transport:     openai.NewTransport(3*time.Second, 0),
+		Transport:     provider.NewTransport(3*time.Second, 0),
 		FlushInterval: -1,
 		ErrorLog:      slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}

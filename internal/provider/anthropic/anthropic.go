@@ -7,23 +7,18 @@
 package anthropic
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/relais/relais/internal/config"
 	"github.com/relais/relais/internal/provider"
-	"github.com/relais/relais/internal/provider/openai"
 )
 
 // Defaults of the options left unset.
@@ -57,8 +52,6 @@ type Spec struct {
 
 var _ config.ProviderSpec = (*Spec)(nil)
 
-const badHeaderValue = "contains characters that cannot be sent in an HTTP header (a trailing newline?)"
-
 // Validate checks the options.
 func (s *Spec) Validate() []config.Problem {
 	var ps []config.Problem
@@ -69,10 +62,10 @@ func (s *Spec) Validate() []config.Problem {
 		}
 	}
 	if !httpguts.ValidHeaderFieldValue(s.APIKey.Value()) {
-		add("api_key", badHeaderValue)
+		add("api_key", provider.BadHeaderValue)
 	}
 	if !httpguts.ValidHeaderFieldValue(s.Version) {
-		add("version", badHeaderValue)
+		add("version", provider.BadHeaderValue)
 	}
 	for i, b := range s.Beta {
 		at := fmt.Sprintf("beta[%d]", i)
@@ -82,16 +75,10 @@ func (s *Spec) Validate() []config.Problem {
 		case strings.Contains(b, ","):
 			add(at, fmt.Sprintf("%q holds several names: list each as its own entry", b))
 		case !httpguts.ValidHeaderFieldValue(b):
-			add(at, badHeaderValue)
+			add(at, provider.BadHeaderValue)
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
-		if !httpguts.ValidHeaderFieldName(k) {
-			add("headers", fmt.Sprintf("%q is not a valid header name", k))
-		} else if !httpguts.ValidHeaderFieldValue(s.Headers[k].Value()) {
-			add("headers."+k, badHeaderValue)
-		}
-	}
+	ps = append(ps, provider.ValidateHeaders(s.Headers)...)
 	if s.MaxIdleConns < 0 {
 		add("max_idle_conns", "must not be negative")
 	}
@@ -105,13 +92,8 @@ func (s *Spec) Validate() []config.Problem {
 type Provider struct {
 	name      string
 	base      string
-	header    http.Header
 	maxTokens int
-	// rt sends calls as they are: no redirects, no cookies, no http.Client
-	// goroutine per stream (see the openai kind).
-	rt *http.Transport
-	// streams is rt, or an h2c transport when the spec asks for HTTP/2.
-	streams *http.Transport
+	send      *provider.Sender
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -131,22 +113,12 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 	for k, v := range s.Headers {
 		h.Set(k, v.Value())
 	}
-	p := &Provider{
+	return &Provider{
 		name:      opts.Name,
 		base:      strings.TrimRight(base, "/"),
-		header:    h,
 		maxTokens: cmp.Or(s.DefaultMaxTokens, DefaultMaxTokens),
-		rt:        openai.NewTransport(opts.ConnectTimeout, s.MaxIdleConns),
-	}
-	p.streams = p.rt
-	if s.HTTP2 && strings.HasPrefix(base, "http://") {
-		t := openai.NewTransport(opts.ConnectTimeout, s.MaxIdleConns)
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP2(true)
-		t.Protocols.SetUnencryptedHTTP2(true)
-		p.streams = t
-	}
-	return p, nil
+		send:      provider.NewSender(opts, h, s.MaxIdleConns, s.HTTP2 && strings.HasPrefix(base, "http://")),
+	}, nil
 }
 
 // Name returns the provider's name.
@@ -162,39 +134,17 @@ func (p *Provider) Info() provider.Info {
 // Responses have no Anthropic counterpart; they fail with
 // errors.ErrUnsupported and send nothing.
 func (p *Provider) Do(ctx context.Context, c *provider.Call) (*http.Response, error) {
-	var (
-		method = http.MethodPost
-		path   string
-		body   = io.Reader(bytes.NewReader(c.Body))
-	)
 	switch c.Endpoint {
 	case provider.ChatCompletions:
-		path = "/messages"
+		return p.send.Send(ctx, p.base+"/messages", c)
 	case provider.Models:
-		method, path, body = http.MethodGet, "/models", http.NoBody
-	default:
-		return nil, fmt.Errorf("anthropic: %s is not supported: %w", c.Endpoint, errors.ErrUnsupported)
+		return p.send.Send(ctx, p.base+"/models", c)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, p.base+path, body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header = p.header.Clone()
-	if c.Stream {
-		req.Header.Set("Accept", "text/event-stream")
-	}
-	if c.RequestID != "" {
-		req.Header.Set("X-Request-Id", c.RequestID)
-	}
-	if c.Stream {
-		return p.streams.RoundTrip(req)
-	}
-	return p.rt.RoundTrip(req)
+	return nil, fmt.Errorf("anthropic: %s is not supported: %w", c.Endpoint, errors.ErrUnsupported)
 }
 
 // Close drops idle connections.
 func (p *Provider) Close() error {
-	p.rt.CloseIdleConnections()
-	p.streams.CloseIdleConnections()
+	p.send.Close()
 	return nil
 }

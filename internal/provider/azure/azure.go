@@ -6,22 +6,17 @@
 package azure
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/relais/relais/internal/config"
 	"github.com/relais/relais/internal/provider"
-	"github.com/relais/relais/internal/provider/openai"
 )
 
 // Spec is the `type: azure_openai` provider's own options.
@@ -48,8 +43,6 @@ type Spec struct {
 
 var _ config.ProviderSpec = (*Spec)(nil)
 
-const badHeaderValue = "contains characters that cannot be sent in an HTTP header (a trailing newline?)"
-
 // Validate checks the options.
 func (s *Spec) Validate() []config.Problem {
 	var ps []config.Problem
@@ -72,15 +65,9 @@ func (s *Spec) Validate() []config.Problem {
 		add("api_version", fmt.Sprintf("%q is not an API version (for example 2024-10-21 or 2025-04-01-preview)", s.APIVersion))
 	}
 	if !httpguts.ValidHeaderFieldValue(s.APIKey.Value()) {
-		add("api_key", badHeaderValue)
+		add("api_key", provider.BadHeaderValue)
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
-		if !httpguts.ValidHeaderFieldName(k) {
-			add("headers", fmt.Sprintf("%q is not a valid header name", k))
-		} else if !httpguts.ValidHeaderFieldValue(s.Headers[k].Value()) {
-			add("headers."+k, badHeaderValue)
-		}
-	}
+	ps = append(ps, provider.ValidateHeaders(s.Headers)...)
 	if s.MaxIdleConns < 0 {
 		add("max_idle_conns", "must not be negative")
 	}
@@ -99,14 +86,9 @@ type Provider struct {
 	// root is the endpoint followed by /openai (classic) or /openai/v1.
 	root string
 	// query is "?api-version=…" on the classic routes, "" on v1.
-	query  string
-	v1     bool
-	header http.Header
-	// rt sends calls as they are: no redirects, no cookies, no http.Client
-	// goroutine per stream (see the openai kind).
-	rt *http.Transport
-	// streams is rt, or an h2c transport when the spec asks for HTTP/2.
-	streams *http.Transport
+	query string
+	v1    bool
+	send  *provider.Sender
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -122,24 +104,15 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 		h.Set(k, v.Value())
 	}
 	p := &Provider{
-		name:   opts.Name,
-		root:   strings.TrimRight(s.Endpoint, "/") + "/openai",
-		v1:     s.V1,
-		header: h,
-		rt:     openai.NewTransport(opts.ConnectTimeout, s.MaxIdleConns),
+		name: opts.Name,
+		root: strings.TrimRight(s.Endpoint, "/") + "/openai",
+		v1:   s.V1,
+		send: provider.NewSender(opts, h, s.MaxIdleConns, s.HTTP2 && strings.HasPrefix(s.Endpoint, "http://")),
 	}
 	if s.V1 {
 		p.root += "/v1"
 	} else {
 		p.query = "?api-version=" + url.QueryEscape(s.APIVersion)
-	}
-	p.streams = p.rt
-	if s.HTTP2 && strings.HasPrefix(s.Endpoint, "http://") {
-		t := openai.NewTransport(opts.ConnectTimeout, s.MaxIdleConns)
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP2(true)
-		t.Protocols.SetUnencryptedHTTP2(true)
-		p.streams = t
 	}
 	return p, nil
 }
@@ -178,30 +151,11 @@ func (p *Provider) Do(ctx context.Context, c *provider.Call) (*http.Response, er
 	if err != nil {
 		return nil, err
 	}
-	method, body := http.MethodPost, io.Reader(bytes.NewReader(c.Body))
-	if c.Endpoint == provider.Models {
-		method, body = http.MethodGet, http.NoBody
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header = p.header.Clone()
-	if c.Stream {
-		req.Header.Set("Accept", "text/event-stream")
-	}
-	if c.RequestID != "" {
-		req.Header.Set("X-Request-Id", c.RequestID)
-	}
-	if c.Stream {
-		return p.streams.RoundTrip(req)
-	}
-	return p.rt.RoundTrip(req)
+	return p.send.Send(ctx, u, c)
 }
 
 // Close drops idle connections.
 func (p *Provider) Close() error {
-	p.rt.CloseIdleConnections()
-	p.streams.CloseIdleConnections()
+	p.send.Close()
 	return nil
 }

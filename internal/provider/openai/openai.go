@@ -3,17 +3,11 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"maps"
-	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"time"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -57,16 +51,10 @@ func (s *Spec) Validate() []config.Problem {
 		path, v string
 	}{{"api_key", s.APIKey.Value()}, {"organization", s.Organization}, {"project", s.Project}} {
 		if !httpguts.ValidHeaderFieldValue(f.v) {
-			ps = append(ps, config.Problem{Path: f.path, Message: "contains characters that cannot be sent in an HTTP header (a trailing newline?)"})
+			ps = append(ps, config.Problem{Path: f.path, Message: provider.BadHeaderValue})
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
-		if !httpguts.ValidHeaderFieldName(k) {
-			ps = append(ps, config.Problem{Path: "headers", Message: fmt.Sprintf("%q is not a valid header name", k)})
-		} else if !httpguts.ValidHeaderFieldValue(s.Headers[k].Value()) {
-			ps = append(ps, config.Problem{Path: "headers." + k, Message: "contains characters that cannot be sent in an HTTP header (a trailing newline?)"})
-		}
-	}
+	ps = append(ps, provider.ValidateHeaders(s.Headers)...)
 	if s.MaxIdleConns < 0 {
 		ps = append(ps, config.Problem{Path: "max_idle_conns", Message: "must not be negative"})
 	}
@@ -75,53 +63,12 @@ func (s *Spec) Validate() []config.Problem {
 
 // Provider sends OpenAI-shaped calls to one base URL.
 type Provider struct {
-	name   string
-	base   string
-	header http.Header
-	// rt sends calls as they are: a gateway must not follow redirects or keep
-	// cookies, and skipping http.Client keeps a stream's goroutine stack small.
-	rt *http.Transport
-	// streams is rt, or an h2c transport when the spec asks for HTTP/2.
-	streams *http.Transport
+	name string
+	base string
+	send *provider.Sender
 }
 
 var _ provider.Provider = (*Provider)(nil)
-
-// NewTransport returns the HTTP transport relais uses towards a provider: keep-alive
-// connections sized for a gateway, HTTP/2 when the server offers it, bounded dial
-// and TLS handshake, and no response header timeout (the gateway enforces its own
-// per-attempt timeouts, which differ between streams and plain calls).
-func NewTransport(connect time.Duration, maxIdle int) *http.Transport {
-	if connect <= 0 {
-		connect = 3 * time.Second
-	}
-	if maxIdle <= 0 {
-		maxIdle = 512
-	}
-	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          maxIdle,
-		MaxIdleConnsPerHost:   maxIdle,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   connect,
-		ExpectContinueTimeout: time.Second,
-		// Compression would make relais decode and re-encode streams.
-		DisableCompression: true,
-	}
-}
-
-// h2cTransport is a transport that speaks HTTP/2 by prior knowledge to
-// http:// URLs (and negotiates it for https://).
-func h2cTransport(connect time.Duration, maxIdle int) *http.Transport {
-	t := NewTransport(connect, maxIdle)
-	t.Protocols = new(http.Protocols)
-	t.Protocols.SetHTTP2(true)
-	t.Protocols.SetUnencryptedHTTP2(true)
-	return t
-}
 
 // New builds a provider from its spec.
 func New(opts provider.Options, s *Spec) (*Provider, error) {
@@ -139,17 +86,11 @@ func New(opts provider.Options, s *Spec) (*Provider, error) {
 	for k, v := range s.Headers {
 		h.Set(k, v.Value())
 	}
-	p := &Provider{
-		name:   opts.Name,
-		base:   strings.TrimRight(s.BaseURL, "/"),
-		header: h,
-		rt:     NewTransport(opts.ConnectTimeout, s.MaxIdleConns),
-	}
-	p.streams = p.rt
-	if s.HTTP2 && strings.HasPrefix(s.BaseURL, "http://") {
-		p.streams = h2cTransport(opts.ConnectTimeout, s.MaxIdleConns)
-	}
-	return p, nil
+	return &Provider{
+		name: opts.Name,
+		base: strings.TrimRight(s.BaseURL, "/"),
+		send: provider.NewSender(opts, h, s.MaxIdleConns, s.HTTP2 && strings.HasPrefix(s.BaseURL, "http://")),
+	}, nil
 }
 
 // Name returns the provider's name.
@@ -160,30 +101,11 @@ func (p *Provider) Info() provider.Info { return provider.Info{Dialect: provider
 
 // Do sends one call.
 func (p *Provider) Do(ctx context.Context, c *provider.Call) (*http.Response, error) {
-	method, body := http.MethodPost, io.Reader(bytes.NewReader(c.Body))
-	if c.Endpoint == provider.Models {
-		method, body = http.MethodGet, http.NoBody
-	}
-	req, err := http.NewRequestWithContext(ctx, method, p.base+c.Endpoint.Path(), body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header = p.header.Clone()
-	if c.Stream {
-		req.Header.Set("Accept", "text/event-stream")
-	}
-	if c.RequestID != "" {
-		req.Header.Set("X-Request-Id", c.RequestID)
-	}
-	if c.Stream {
-		return p.streams.RoundTrip(req)
-	}
-	return p.rt.RoundTrip(req)
+	return p.send.Send(ctx, p.base+c.Endpoint.Path(), c)
 }
 
 // Close drops idle connections.
 func (p *Provider) Close() error {
-	p.rt.CloseIdleConnections()
-	p.streams.CloseIdleConnections()
+	p.send.Close()
 	return nil
 }
