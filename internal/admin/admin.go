@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/route"
 	"github.com/relais/relais/internal/usage"
 )
@@ -24,6 +25,8 @@ import (
 // Backend is what the admin API reads and steers.
 type Backend interface {
 	States() *route.States
+	// Health is the passive status of targets and routes.
+	Health() *health.Tracker
 	Usage() *usage.Accounts
 	// Reload re-reads the config file and swaps it in, or returns why not.
 	Reload(ctx context.Context) error
@@ -68,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /admin/api/targets", s.auth(s.targets))
+	mux.Handle("GET /admin/api/status", s.auth(s.statuses))
 	mux.Handle("POST /admin/api/targets/disable", s.auth(func(w http.ResponseWriter, r *http.Request) { s.setDisabled(w, r, true) }))
 	mux.Handle("POST /admin/api/targets/enable", s.auth(func(w http.ResponseWriter, r *http.Request) { s.setDisabled(w, r, false) }))
 	mux.Handle("GET /admin/api/usage", s.auth(func(w http.ResponseWriter, _ *http.Request) {
@@ -115,9 +119,11 @@ func bearer(h string) (string, bool) {
 
 // Target is one provider model as the admin API shows it.
 type Target struct {
-	Provider  string     `json:"provider"`
-	Model     string     `json:"model"`
-	Breaker   string     `json:"breaker"`
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+	Breaker  string `json:"breaker"`
+	// Status is the target's passive health, in Statuspage's words.
+	Status    string     `json:"status"`
 	OpenUntil *time.Time `json:"open_until,omitempty"`
 	Disabled  bool       `json:"disabled"`
 	LatencyMS float64    `json:"latency_ewma_ms"`
@@ -126,8 +132,10 @@ type Target struct {
 func (s *Server) targets(w http.ResponseWriter, _ *http.Request) {
 	all := s.b.States().All()
 	out := make([]Target, 0, len(all))
+	hs := s.b.Health()
 	for _, st := range all {
 		t := Target{Provider: st.Provider, Model: st.Model, Breaker: st.Breaker.State().String(),
+			Status:   hs.TargetStatus(st.Provider, st.Model).String(),
 			Disabled: st.Disabled(), LatencyMS: float64(st.Latency().Microseconds()) / 1000}
 		if u := st.Breaker.OpenUntil(); t.Breaker == route.Open.String() && !u.IsZero() {
 			t.OpenUntil = &u
@@ -135,6 +143,26 @@ func (s *Server) targets(w http.ResponseWriter, _ *http.Request) {
 		out = append(out, t)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"targets": out})
+}
+
+// statuses lists the passive health of every target and route seen.
+func (s *Server) statuses(w http.ResponseWriter, _ *http.Request) {
+	type component struct {
+		Kind   health.Kind `json:"kind"`
+		Name   string      `json:"name"`
+		Status string      `json:"status"`
+		Since  *time.Time  `json:"since,omitempty"`
+	}
+	cs := s.b.Health().Statuses()
+	out := make([]component, 0, len(cs))
+	for _, c := range cs {
+		cp := component{Kind: c.Kind, Name: c.Name, Status: c.Status.String()}
+		if !c.Since.IsZero() {
+			cp.Since = &c.Since
+		}
+		out = append(out, cp)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"components": out})
 }
 
 // setDisabled drains or restores the targets named by {"provider": …, "model": …};

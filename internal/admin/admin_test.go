@@ -34,15 +34,17 @@ var (
 // fails on cue.
 type backend struct {
 	states    *route.States
+	health    *health.Tracker
 	usage     *usage.Accounts
 	reloadErr error
 	reloads   atomic.Int32
 	ready     atomic.Bool
 }
 
-func (b *backend) States() *route.States  { return b.states }
-func (b *backend) Usage() *usage.Accounts { return b.usage }
-func (b *backend) Ready() bool            { return b.ready.Load() }
+func (b *backend) States() *route.States   { return b.states }
+func (b *backend) Health() *health.Tracker { return b.health }
+func (b *backend) Usage() *usage.Accounts  { return b.usage }
+func (b *backend) Ready() bool             { return b.ready.Load() }
 func (b *backend) Reload(context.Context) error {
 	b.reloads.Add(1)
 	return b.reloadErr
@@ -54,6 +56,7 @@ func newBackend(t *testing.T) *backend {
 	t.Helper()
 	b := &backend{
 		states: route.NewStates(clock.NewFake(start)),
+		health: health.NewTracker(clock.NewFake(start), health.DefaultThresholds(), nil),
 		usage:  usage.New(prometheus.NewRegistry(), usage.NewPrices(nil)),
 	}
 	b.ready.Store(true)
@@ -247,6 +250,9 @@ func TestTargets(t *testing.T) {
 	st := b.states.Get("sim", "sim-chat", breaker)
 	st.SetDisabled(true)
 	st.ObserveLatency(1500 * time.Microsecond)
+	for range 6 { // failures in a row: the target is down
+		b.health.Observe(&health.Observation{Provider: "openai", Model: "gpt-b", Outcome: health.HTTP5xx})
+	}
 
 	a := call(t, http.MethodGet, serve(t, b, token, nil)+"/admin/api/targets", "Bearer "+token, "")
 	if a.status != http.StatusOK {
@@ -258,9 +264,9 @@ func TestTargets(t *testing.T) {
 	decodeJSON(t, a, &got)
 	wantUntil := start.Add(30 * time.Second).Format(time.RFC3339Nano)
 	want := []map[string]any{
-		{"provider": "openai", "model": "gpt-a", "breaker": "closed", "disabled": false, "latency_ewma_ms": 0.0},
-		{"provider": "openai", "model": "gpt-b", "breaker": "open", "disabled": false, "latency_ewma_ms": 0.0, "open_until": wantUntil},
-		{"provider": "sim", "model": "sim-chat", "breaker": "closed", "disabled": true, "latency_ewma_ms": 1.5},
+		{"provider": "openai", "model": "gpt-a", "breaker": "closed", "status": "operational", "disabled": false, "latency_ewma_ms": 0.0},
+		{"provider": "openai", "model": "gpt-b", "breaker": "open", "status": "major_outage", "disabled": false, "latency_ewma_ms": 0.0, "open_until": wantUntil},
+		{"provider": "sim", "model": "sim-chat", "breaker": "closed", "status": "operational", "disabled": true, "latency_ewma_ms": 1.5},
 	}
 	if len(got.Targets) != len(want) {
 		t.Fatalf("%d targets, want %d: %s", len(got.Targets), len(want), a.body)
@@ -268,6 +274,32 @@ func TestTargets(t *testing.T) {
 	for i := range want {
 		if !maps.Equal(got.Targets[i], want[i]) {
 			t.Errorf("targets[%d] = %v, want %v", i, got.Targets[i], want[i])
+		}
+	}
+}
+
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	for range 6 { // failures in a row, judged twice: down
+		b.health.Observe(&health.Observation{Provider: "openai", Model: "gpt-b", Route: "chat", Final: true, Outcome: health.ConnError})
+	}
+	a := call(t, http.MethodGet, serve(t, b, token, nil)+"/admin/api/status", "Bearer "+token, "")
+	var got struct {
+		Components []map[string]any `json:"components"`
+	}
+	decodeJSON(t, a, &got)
+	since := start.Format(time.RFC3339)
+	want := []map[string]any{
+		{"kind": "target", "name": "openai/gpt-b", "status": "major_outage", "since": since},
+		{"kind": "route", "name": "chat", "status": "major_outage", "since": since},
+	}
+	if a.status != http.StatusOK || len(got.Components) != len(want) {
+		t.Fatalf("status %d: %s", a.status, a.body)
+	}
+	for i := range want {
+		if !maps.Equal(got.Components[i], want[i]) {
+			t.Errorf("components[%d] = %v, want %v", i, got.Components[i], want[i])
 		}
 	}
 }

@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestReload: app.Apply swaps in a config with a new route while requests
@@ -165,5 +167,47 @@ func TestDrain(t *testing.T) {
 	}
 	if n := primary.requests(); n != 3 {
 		t.Errorf("primary got %d requests in all, want 3", n)
+	}
+}
+
+// TestPassiveStatus: a dead provider under traffic is major_outage while
+// failover keeps its route operational; both show on the admin API and in
+// relais_component_status.
+func TestPassiveStatus(t *testing.T) {
+	// A 500 neither cools the target down nor (with this breaker) opens it,
+	// so every request tries it first.
+	primary := newUpstream(t, "primary", fail(http.StatusInternalServerError, `{"error":{"message":"down","type":"server_error"}}`))
+	backup := newUpstream(t, "backup", answer)
+	r := startRelais(t, topology{Primary: primary.url(), Backup: backup.url(), Retries: "{attempts: 1}"}.yaml())
+	c := r.client(t)
+	for range 8 {
+		if got := chat(t, c, false, chatParams("chat")); got.err != nil {
+			t.Fatal(got.err)
+		}
+	}
+	want := map[string]string{"target primary/primary-model": "major_outage", "target backup/backup-model": "operational", "route chat": "operational"}
+	var got map[string]string
+	// Observations reach health off the request path: give them a moment.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, body := r.adminDo(t, http.MethodGet, "/admin/api/status", "")
+		var out struct {
+			Components []struct{ Kind, Name, Status string } `json:"components"`
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil {
+			t.Fatalf("GET /admin/api/status: %d %s", resp.StatusCode, body)
+		}
+		got = map[string]string{}
+		for _, c := range out.Components {
+			got[c.Kind+" "+c.Name] = c.Status
+		}
+		if maps.Equal(got, want) {
+			break
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if got := r.metric(t, "relais_component_status", `kind="target"`, `name="primary/primary-model"`); got != 3 {
+		t.Errorf("relais_component_status for primary = %v, want 3", got)
 	}
 }

@@ -34,12 +34,14 @@ const observationQueue = 8192
 
 // App is one running relais.
 type App struct {
-	path  string // config file, re-read on reload; empty for a config given as bytes
-	log   *slog.Logger
-	clk   clock.Clock
-	reg   *prometheus.Registry
-	obs   *health.Queue
-	usage *usage.Accounts
+	path   string // config file, re-read on reload; empty for a config given as bytes
+	log    *slog.Logger
+	clk    clock.Clock
+	reg    *prometheus.Registry
+	obs    *health.Queue
+	usage  *usage.Accounts
+	health *health.Tracker
+	status *prometheus.GaugeVec // relais_component_status
 
 	states *route.States
 	gw     *gateway.Gateway
@@ -95,6 +97,12 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 	a.reg.MustRegister(dropped)
 	a.obs = health.NewQueue(observationQueue, dropped.Inc)
 	a.usage = usage.New(a.reg, usage.NewPrices(cfg.Prices))
+	a.status = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "relais_component_status",
+		Help: "Passive health of each target (provider/model) and route: 0 operational, 1 degraded_performance, 2 partial_outage, 3 major_outage.",
+	}, []string{"kind", "name"})
+	a.reg.MustRegister(a.status)
+	a.health = health.NewTracker(a.clk, health.DefaultThresholds(), a.statusChanged)
 
 	rt, err := a.build(cfg)
 	if err != nil {
@@ -182,8 +190,9 @@ func (a *App) Start(ctx context.Context) error {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
-	a.wg.Add(3)
-	go func() { defer a.wg.Done(); _ = a.obs.Run(runCtx, a.usage) }()
+	a.wg.Add(4)
+	go func() { defer a.wg.Done(); _ = a.obs.Run(runCtx, a.usage, a.health) }()
+	go func() { defer a.wg.Done(); a.tickHealth(runCtx) }()
 	go func() { defer a.wg.Done(); a.serve(a.gwSrv, a.gwLn, "gateway") }()
 	go func() { defer a.wg.Done(); a.serve(a.adminSrv, a.adminLn, "admin") }()
 	a.setReady(true)
@@ -191,6 +200,36 @@ func (a *App) Start(ctx context.Context) error {
 		"routes", len(a.cfg.Routes), "providers", len(a.cfg.Providers))
 	return nil
 }
+
+// tickHealth re-evaluates statuses every second, so they recover while
+// traffic is quiet.
+func (a *App) tickHealth(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.health.Tick()
+		}
+	}
+}
+
+// statusChanged logs a component's new status and exports it.
+func (a *App) statusChanged(ev health.StatusChanged) {
+	a.status.WithLabelValues(string(ev.Kind), ev.Name).Set(float64(ev.To))
+	level := slog.LevelInfo
+	if ev.To > ev.From {
+		level = slog.LevelWarn
+	}
+	a.log.Log(context.Background(), level, "status changed: "+ev.Summary,
+		"kind", ev.Kind, "name", ev.Name, "from", ev.From.String(), "to", ev.To.String(),
+		"requests", ev.Requests, "failures", ev.Failures, "window", ev.Window.String())
+}
+
+// Health exposes passive health to the admin API.
+func (a *App) Health() *health.Tracker { return a.health }
 
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{

@@ -1,0 +1,345 @@
+package health
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/relais/relais/internal/clock"
+)
+
+// Status is a component's health in Atlassian Statuspage's words.
+type Status uint8
+
+const (
+	Operational Status = iota
+	DegradedPerformance
+	PartialOutage
+	MajorOutage
+)
+
+var statusNames = [...]string{"operational", "degraded_performance", "partial_outage", "major_outage"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "unknown"
+}
+
+// Thresholds say when traffic makes a component degraded or down. A window
+// with fewer than its minimum of requests says nothing, so one error out of
+// two requests is not an outage.
+type Thresholds struct {
+	// Short is the window that catches a dead provider under traffic fast.
+	Short          time.Duration
+	ShortMinVolume int
+	// ConsecutiveFailures in a row also mean major_outage, whatever the volume.
+	ConsecutiveFailures int
+	// Long is the window that judges degradation.
+	Long          time.Duration
+	LongMinVolume int
+	// Error ratios over the windows for each status.
+	MajorRatio, PartialRatio, DegradedRatio float64
+	// Down is how many evaluations in a row must find a worse status before
+	// it is taken; Up how many must find a better one. Evaluations run at
+	// every failed attempt and every second.
+	Down, Up int
+}
+
+// DefaultThresholds: a dead provider under a few requests a second is
+// major_outage within about 3 s; recovering takes 30 s of good evaluations.
+func DefaultThresholds() Thresholds {
+	return Thresholds{
+		Short: 10 * time.Second, ShortMinVolume: 5, ConsecutiveFailures: 5,
+		Long: time.Minute, LongMinVolume: 10,
+		MajorRatio: 0.9, PartialRatio: 0.5, DegradedRatio: 0.1,
+		Down: 2, Up: 30,
+	}
+}
+
+// Kind says whether a component is a provider's target or a route.
+type Kind string
+
+const (
+	KindTarget Kind = "target"
+	KindRoute  Kind = "route"
+)
+
+// StatusChanged is the event of a component taking a new status.
+type StatusChanged struct {
+	Kind     Kind
+	Name     string // "provider/model" or the route's name
+	From, To Status
+	At       time.Time
+	// Requests and Failures over the window that decided, and its length.
+	Requests, Failures int
+	Window             time.Duration
+	Summary            string
+}
+
+// Tracker keeps passive health from observations: per target, what the
+// provider did on every attempt; per route, what clients got (final
+// attempts only, after failover). It is a Sink.
+type Tracker struct {
+	mu       sync.Mutex
+	clk      clock.Clock
+	th       Thresholds
+	targets  map[componentKey]*series
+	routes   map[componentKey]*series
+	onChange func(StatusChanged)
+}
+
+// NewTracker returns a tracker that calls onChange (under no lock of its
+// own callers) for every status change.
+func NewTracker(clk clock.Clock, th Thresholds, onChange func(StatusChanged)) *Tracker {
+	return &Tracker{clk: clk, th: th, targets: map[componentKey]*series{}, routes: map[componentKey]*series{}, onChange: onChange}
+}
+
+// componentKey names a target (provider, model) or a route (name, "")
+// without building a string per observation.
+type componentKey struct{ a, b string }
+
+func (k componentKey) name() string {
+	if k.b == "" {
+		return k.a
+	}
+	return k.a + "/" + k.b
+}
+
+// failed reports whether an outcome counts against a component, and
+// whether it counts at all: a client that left says nothing of the
+// provider, and a 4xx is the client's request, not the provider's health.
+func failed(o Outcome) (bad, counts bool) {
+	switch o {
+	case OK, HTTP4xx:
+		return false, true
+	case ClientCanceled:
+		return false, false
+	}
+	return true, true
+}
+
+// Observe adds one attempt.
+func (t *Tracker) Observe(o *Observation) {
+	bad, counts := failed(o.Outcome)
+	if !counts {
+		return
+	}
+	now := t.clk.Now()
+	var events []StatusChanged
+	t.mu.Lock()
+	events = t.add(events, KindTarget, t.targets, componentKey{o.Provider, o.Model}, now, bad)
+	if o.Final && o.Route != "" {
+		events = t.add(events, KindRoute, t.routes, componentKey{o.Route, ""}, now, bad)
+	}
+	t.mu.Unlock()
+	t.emit(events)
+}
+
+// Tick re-evaluates every component, so that statuses move while traffic
+// is quiet. Call it about every second.
+func (t *Tracker) Tick() {
+	now := t.clk.Now()
+	var events []StatusChanged
+	t.mu.Lock()
+	for _, kind := range []struct {
+		k Kind
+		m map[componentKey]*series
+	}{{KindTarget, t.targets}, {KindRoute, t.routes}} {
+		for key, s := range kind.m {
+			if ev, ok := s.evaluate(t.th, now); ok {
+				events = append(events, ev.named(kind.k, key.name()))
+			}
+		}
+	}
+	t.mu.Unlock()
+	t.emit(events)
+}
+
+func (t *Tracker) add(events []StatusChanged, k Kind, m map[componentKey]*series, key componentKey, now time.Time, bad bool) []StatusChanged {
+	s := m[key]
+	if s == nil {
+		s = &series{}
+		m[key] = s
+	}
+	s.record(now, bad)
+	// A failure may be the one that tips the status: judge at once. Good
+	// news waits for Tick, which keeps evaluation off the busy path.
+	if bad {
+		if ev, ok := s.evaluate(t.th, now); ok {
+			events = append(events, ev.named(k, key.name()))
+		}
+	}
+	return events
+}
+
+func (t *Tracker) emit(events []StatusChanged) {
+	if t.onChange == nil {
+		return
+	}
+	for _, ev := range events {
+		t.onChange(ev)
+	}
+}
+
+// ComponentStatus is one component's current status.
+type ComponentStatus struct {
+	Kind   Kind
+	Name   string
+	Status Status
+	Since  time.Time
+}
+
+// Statuses lists every component seen, targets first, by name.
+func (t *Tracker) Statuses() []ComponentStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []ComponentStatus
+	for _, kind := range []struct {
+		k Kind
+		m map[componentKey]*series
+	}{{KindTarget, t.targets}, {KindRoute, t.routes}} {
+		start := len(out)
+		for key, s := range kind.m {
+			out = append(out, ComponentStatus{Kind: kind.k, Name: key.name(), Status: s.status, Since: s.since})
+		}
+		part := out[start:]
+		sort.Slice(part, func(i, j int) bool { return part[i].Name < part[j].Name })
+	}
+	return out
+}
+
+// TargetStatus returns a target's status; operational when never seen.
+func (t *Tracker) TargetStatus(provider, model string) Status {
+	return t.status(t.targets, componentKey{provider, model})
+}
+
+// RouteStatus returns a route's status; operational when never seen.
+func (t *Tracker) RouteStatus(route string) Status {
+	return t.status(t.routes, componentKey{route, ""})
+}
+
+func (t *Tracker) status(m map[componentKey]*series, k componentKey) Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := m[k]; s != nil {
+		return s.status
+	}
+	return Operational
+}
+
+// windowSeconds is how many one-second buckets a series keeps: enough for
+// the long window.
+const windowSeconds = 300
+
+type bucket struct {
+	sec            int64
+	total, failure uint32
+}
+
+// series is one component's recent traffic in one-second buckets, and its
+// status with the evaluations that argue for a change.
+type series struct {
+	buckets     [windowSeconds]bucket
+	consecutive int
+	status      Status
+	since       time.Time
+	// pending is the status the last evaluations found, and how many in a
+	// row found it.
+	pending Status
+	streak  int
+}
+
+func (s *series) record(now time.Time, bad bool) {
+	sec := now.Unix()
+	b := &s.buckets[sec%windowSeconds]
+	if b.sec != sec {
+		*b = bucket{sec: sec}
+	}
+	b.total++
+	if bad {
+		b.failure++
+		s.consecutive++
+	} else {
+		s.consecutive = 0
+	}
+}
+
+// window sums the buckets of the last d.
+func (s *series) window(now time.Time, d time.Duration) (total, failures int) {
+	end := now.Unix()
+	start := end - int64(d/time.Second) + 1
+	for i := range s.buckets {
+		if b := s.buckets[i]; b.sec >= start && b.sec <= end {
+			total += int(b.total)
+			failures += int(b.failure)
+		}
+	}
+	return total, failures
+}
+
+// verdict is what the windows say now, and the evidence.
+type verdict struct {
+	status          Status
+	total, failures int
+	window          time.Duration
+}
+
+func (s *series) judge(th Thresholds, now time.Time) verdict {
+	total, failures := s.window(now, th.Short)
+	if s.consecutive >= th.ConsecutiveFailures && s.consecutive > 0 {
+		return verdict{MajorOutage, total, failures, th.Short}
+	}
+	if total >= th.ShortMinVolume && float64(failures) >= th.MajorRatio*float64(total) {
+		return verdict{MajorOutage, total, failures, th.Short}
+	}
+	total, failures = s.window(now, th.Long)
+	v := verdict{Operational, total, failures, th.Long}
+	if total < th.LongMinVolume {
+		// Too little traffic to judge degradation: a dead provider is still
+		// caught by the short window or consecutive failures.
+		return v
+	}
+	switch r := float64(failures) / float64(total); {
+	case r >= th.MajorRatio:
+		v.status = MajorOutage
+	case r >= th.PartialRatio:
+		v.status = PartialOutage
+	case r >= th.DegradedRatio:
+		v.status = DegradedPerformance
+	}
+	return v
+}
+
+// evaluate moves the status when enough evaluations in a row agree: Down
+// of them for a worse status, Up for a better one.
+func (s *series) evaluate(th Thresholds, now time.Time) (StatusChanged, bool) {
+	v := s.judge(th, now)
+	if v.status == s.status {
+		s.streak = 0
+		return StatusChanged{}, false
+	}
+	if v.status != s.pending {
+		s.pending, s.streak = v.status, 0
+	}
+	s.streak++
+	need := th.Up
+	if v.status > s.status {
+		need = th.Down
+	}
+	if s.streak < need {
+		return StatusChanged{}, false
+	}
+	ev := StatusChanged{From: s.status, To: v.status, At: now, Requests: v.total, Failures: v.failures, Window: v.window}
+	s.status, s.since, s.streak = v.status, now, 0
+	return ev, true
+}
+
+func (ev StatusChanged) named(k Kind, name string) StatusChanged {
+	ev.Kind, ev.Name = k, name
+	ev.Summary = fmt.Sprintf("%s %s is %s (was %s): %d of %d requests failed in the last %s",
+		k, name, ev.To, ev.From, ev.Failures, ev.Requests, ev.Window)
+	return ev
+}
