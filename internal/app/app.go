@@ -225,7 +225,7 @@ func (a *App) statusChanged(ev health.StatusChanged) {
 	}
 	a.log.Log(context.Background(), level, "status changed: "+ev.Summary,
 		"kind", ev.Kind, "name", ev.Name, "from", ev.From.String(), "to", ev.To.String(),
-		"requests", ev.Requests, "failures", ev.Failures, "window", ev.Window.String())
+		"requests", ev.Requests, "failures", ev.Failures, "window", ev.Window.String(), "in_a_row", ev.InARow)
 }
 
 // Health exposes passive health to the admin API.

@@ -76,7 +76,9 @@ type StatusChanged struct {
 	// Requests and Failures over the window that decided, and its length.
 	Requests, Failures int
 	Window             time.Duration
-	Summary            string
+	// InARow is the failures in a row that decided, when they did.
+	InARow  int
+	Summary string
 }
 
 // Tracker keeps passive health from observations: per target, what the
@@ -285,18 +287,19 @@ type verdict struct {
 	status          Status
 	total, failures int
 	window          time.Duration
+	inARow          int // set when failures in a row decided
 }
 
 func (s *series) judge(th Thresholds, now time.Time) verdict {
 	total, failures := s.window(now, th.Short)
 	if s.consecutive >= th.ConsecutiveFailures && s.consecutive > 0 {
-		return verdict{MajorOutage, total, failures, th.Short}
+		return verdict{status: MajorOutage, total: total, failures: failures, window: th.Short, inARow: s.consecutive}
 	}
 	if total >= th.ShortMinVolume && float64(failures) >= th.MajorRatio*float64(total) {
-		return verdict{MajorOutage, total, failures, th.Short}
+		return verdict{status: MajorOutage, total: total, failures: failures, window: th.Short}
 	}
 	total, failures = s.window(now, th.Long)
-	v := verdict{Operational, total, failures, th.Long}
+	v := verdict{status: Operational, total: total, failures: failures, window: th.Long}
 	if total < th.LongMinVolume {
 		// Too little traffic to judge degradation: a dead provider is still
 		// caught by the short window or consecutive failures.
@@ -332,13 +335,17 @@ func (s *series) evaluate(th Thresholds, now time.Time) (StatusChanged, bool) {
 	if s.streak < need {
 		return StatusChanged{}, false
 	}
-	ev := StatusChanged{From: s.status, To: v.status, At: now, Requests: v.total, Failures: v.failures, Window: v.window}
+	ev := StatusChanged{From: s.status, To: v.status, At: now, Requests: v.total, Failures: v.failures, Window: v.window, InARow: v.inARow}
 	s.status, s.since, s.streak = v.status, now, 0
 	return ev, true
 }
 
 func (ev StatusChanged) named(k Kind, name string) StatusChanged {
 	ev.Kind, ev.Name = k, name
+	if ev.InARow > 0 {
+		ev.Summary = fmt.Sprintf("%s %s is %s (was %s): its last %d requests failed", k, name, ev.To, ev.From, ev.InARow)
+		return ev
+	}
 	ev.Summary = fmt.Sprintf("%s %s is %s (was %s): %d of %d requests failed in the last %s",
 		k, name, ev.To, ev.From, ev.Failures, ev.Requests, ev.Window)
 	return ev
