@@ -231,12 +231,11 @@ func appendContinuation(body []byte, d provider.Dialect, prefill bool, text []by
 func contFrames(d provider.Dialect, frames []byte) []byte {
 	out := frames[:0:0]
 	for len(frames) > 0 {
-		n := bytes.Index(frames, []byte("\n\n"))
-		if n < 0 {
-			n = len(frames) - 2
+		f := frames
+		if n := bytes.Index(frames, []byte("\n\n")); n >= 0 {
+			f = frames[:n+2]
 		}
-		f := frames[:n+2]
-		frames = frames[n+2:]
+		frames = frames[len(f):]
 		if d == provider.Anthropic {
 			if bytes.HasPrefix(f, []byte("event: message_start")) || bytes.HasPrefix(f, []byte("event: ping")) ||
 				(bytes.HasPrefix(f, []byte("event: content_block_start")) && bytes.Contains(f, []byte(`"type":"text"`))) {

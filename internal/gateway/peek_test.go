@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/relais/relais/internal/provider"
 	"github.com/relais/relais/internal/route"
 )
 
@@ -225,5 +226,21 @@ func TestRewriteCases(t *testing.T) {
 				t.Errorf("include_usage = %v, want %v (body %s)", got, tt.wantUsage, out)
 			}
 		})
+	}
+}
+
+func TestContFrames(t *testing.T) {
+	t.Parallel()
+	anth := "event: message_start\ndata: {}\n\nevent: content_block_start\ndata: {\"content_block\":{\"type\":\"text\"}}\n\n" +
+		"event: content_block_delta\ndata: {\"delta\":{\"text\":\"x\"}}\n\nevent: ping\ndata: {}\n\nevent: message_stop\ndata: {}"
+	if got := string(contFrames(provider.Anthropic, []byte(anth))); got != "event: content_block_delta\ndata: {\"delta\":{\"text\":\"x\"}}\n\nevent: message_stop\ndata: {}" {
+		t.Errorf("anthropic: %q", got)
+	}
+	oai := "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"
+	if got := string(contFrames(provider.OpenAI, []byte(oai))); got != "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n" {
+		t.Errorf("openai: %q", got)
+	}
+	for _, in := range []string{"", "\n", "x"} {
+		_ = contFrames(provider.OpenAI, []byte(in))
 	}
 }
