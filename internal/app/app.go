@@ -103,6 +103,10 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 	}, []string{"kind", "name"})
 	a.reg.MustRegister(a.status)
 	a.health = health.NewTracker(a.clk, health.DefaultThresholds(), a.statusChanged)
+	a.health.SetRefusing(func(provider, model string) bool {
+		st, ok := a.states.Lookup(provider, model)
+		return ok && st.Breaker.State() == route.Open
+	})
 
 	rt, err := a.build(cfg)
 	if err != nil {

@@ -77,7 +77,9 @@ type StatusChanged struct {
 	Requests, Failures int
 	Window             time.Duration
 	// InARow is the failures in a row that decided, when they did.
-	InARow  int
+	InARow int
+	// Held: the gateway holds traffic off the target after those failures.
+	Held    bool
 	Summary string
 }
 
@@ -91,7 +93,15 @@ type Tracker struct {
 	targets  map[componentKey]*series
 	routes   map[componentKey]*series
 	onChange func(StatusChanged)
+	// refusing reports whether the gateway holds traffic off a target (its
+	// breaker is open or cooling down after failures). Such a target gets
+	// few attempts, so its windows alone would see an outage late.
+	refusing func(provider, model string) bool
 }
+
+// SetRefusing tells the tracker how to know that the gateway holds traffic
+// off a target. Call it before the tracker is used.
+func (t *Tracker) SetRefusing(f func(provider, model string) bool) { t.refusing = f }
 
 // NewTracker returns a tracker that calls onChange (under no lock of its
 // own callers) for every status change.
@@ -132,9 +142,9 @@ func (t *Tracker) Observe(o *Observation) {
 	now := t.clk.Now()
 	var events []StatusChanged
 	t.mu.Lock()
-	events = t.add(events, KindTarget, t.targets, componentKey{o.Provider, o.Model}, now, bad)
+	events = t.add(events, KindTarget, t.targets, componentKey{o.Provider, o.Model}, now, o.Outcome, bad)
 	if o.Final && o.Route != "" {
-		events = t.add(events, KindRoute, t.routes, componentKey{o.Route, ""}, now, bad)
+		events = t.add(events, KindRoute, t.routes, componentKey{o.Route, ""}, now, o.Outcome, bad)
 	}
 	t.mu.Unlock()
 	t.emit(events)
@@ -151,6 +161,7 @@ func (t *Tracker) Tick() {
 		m map[componentKey]*series
 	}{{KindTarget, t.targets}, {KindRoute, t.routes}} {
 		for key, s := range kind.m {
+			s.held = kind.k == KindTarget && t.refusing != nil && t.refusing(key.a, key.b)
 			if ev, ok := s.evaluate(t.th, now); ok {
 				events = append(events, ev.named(kind.k, key.name()))
 			}
@@ -160,13 +171,13 @@ func (t *Tracker) Tick() {
 	t.emit(events)
 }
 
-func (t *Tracker) add(events []StatusChanged, k Kind, m map[componentKey]*series, key componentKey, now time.Time, bad bool) []StatusChanged {
+func (t *Tracker) add(events []StatusChanged, k Kind, m map[componentKey]*series, key componentKey, now time.Time, outcome Outcome, bad bool) []StatusChanged {
 	s := m[key]
 	if s == nil {
 		s = &series{}
 		m[key] = s
 	}
-	s.record(now, bad)
+	s.record(now, outcome, bad)
 	// A failure may be the one that tips the status: judge at once. Good
 	// news waits for Tick, which keeps evaluation off the busy path.
 	if bad {
@@ -252,9 +263,13 @@ type series struct {
 	// row found it.
 	pending Status
 	streak  int
+	// held: traffic is held off the component (see Tracker.refusing); last
+	// is the outcome of its latest failed attempt.
+	held bool
+	last Outcome
 }
 
-func (s *series) record(now time.Time, bad bool) {
+func (s *series) record(now time.Time, o Outcome, bad bool) {
 	sec := now.Unix()
 	b := &s.buckets[sec%windowSeconds]
 	if b.sec != sec {
@@ -264,6 +279,7 @@ func (s *series) record(now time.Time, bad bool) {
 	if bad {
 		b.failure++
 		s.consecutive++
+		s.last = o
 	} else {
 		s.consecutive = 0
 	}
@@ -287,11 +303,21 @@ type verdict struct {
 	status          Status
 	total, failures int
 	window          time.Duration
-	inARow          int // set when failures in a row decided
+	inARow          int  // set when failures in a row decided
+	held            bool // set when held traffic decided
 }
 
 func (s *series) judge(th Thresholds, now time.Time) verdict {
 	total, failures := s.window(now, th.Short)
+	if s.held && s.consecutive > 0 {
+		// Failures made the gateway hold traffic off it: down, or, when it
+		// is rate limiting, partly down.
+		v := verdict{status: MajorOutage, total: total, failures: failures, window: th.Short, inARow: s.consecutive, held: true}
+		if s.last == HTTP429 {
+			v.status = PartialOutage
+		}
+		return v
+	}
 	if s.consecutive >= th.ConsecutiveFailures && s.consecutive > 0 {
 		return verdict{status: MajorOutage, total: total, failures: failures, window: th.Short, inARow: s.consecutive}
 	}
@@ -335,15 +361,23 @@ func (s *series) evaluate(th Thresholds, now time.Time) (StatusChanged, bool) {
 	if s.streak < need {
 		return StatusChanged{}, false
 	}
-	ev := StatusChanged{From: s.status, To: v.status, At: now, Requests: v.total, Failures: v.failures, Window: v.window, InARow: v.inARow}
+	ev := StatusChanged{From: s.status, To: v.status, At: now, Requests: v.total, Failures: v.failures, Window: v.window, InARow: v.inARow, Held: v.held}
 	s.status, s.since, s.streak = v.status, now, 0
 	return ev, true
 }
 
 func (ev StatusChanged) named(k Kind, name string) StatusChanged {
 	ev.Kind, ev.Name = k, name
+	failedInARow := fmt.Sprintf("its last %d requests failed", ev.InARow)
+	if ev.InARow == 1 {
+		failedInARow = "its last request failed"
+	}
+	if ev.Held {
+		ev.Summary = fmt.Sprintf("%s %s is %s (was %s): %s and relais holds traffic off it", k, name, ev.To, ev.From, failedInARow)
+		return ev
+	}
 	if ev.InARow > 0 {
-		ev.Summary = fmt.Sprintf("%s %s is %s (was %s): its last %d requests failed", k, name, ev.To, ev.From, ev.InARow)
+		ev.Summary = fmt.Sprintf("%s %s is %s (was %s): %s", k, name, ev.To, ev.From, failedInARow)
 		return ev
 	}
 	ev.Summary = fmt.Sprintf("%s %s is %s (was %s): %d of %d requests failed in the last %s",

@@ -148,3 +148,38 @@ func BenchmarkTrackerObserve(b *testing.B) {
 		tr.Observe(&o)
 	}
 }
+
+// TestHeldTrafficIsDown: after one failure the gateway may hold traffic off
+// a target (a cooldown, an open breaker); the few attempts that reach it
+// must not delay the verdict. A rate-limiting target is partly down.
+func TestHeldTrafficIsDown(t *testing.T) {
+	for _, tc := range []struct {
+		outcome Outcome
+		want    Status
+	}{{HTTP5xx, MajorOutage}, {HTTP429, PartialOutage}} {
+		tr, clk, rec := newTestTracker()
+		held := false
+		tr.SetRefusing(func(p, m string) bool { return held && p == "p" && m == "m" })
+		tr.Observe(&Observation{Provider: "p", Model: "m", Outcome: tc.outcome})
+		tr.Tick()
+		tr.Tick()
+		if len(rec.events) != 0 {
+			t.Fatalf("one failure without held traffic: %+v", rec.events)
+		}
+		held = true
+		start := clk.Now()
+		for i := 0; i < 3 && len(rec.events) == 0; i++ {
+			clk.Advance(time.Second)
+			tr.Tick()
+		}
+		if len(rec.events) != 1 || rec.events[0].To != tc.want || rec.events[0].At.Sub(start) > 2*time.Second || !rec.events[0].Held {
+			t.Errorf("%s: events %+v", tc.outcome, rec.events)
+		}
+		// Trials succeed once it recovers: back to operational.
+		held = false
+		traffic(tr, clk, 1, time.Minute, Observation{Provider: "p", Model: "m", Outcome: OK})
+		if got := tr.TargetStatus("p", "m"); got != Operational {
+			t.Errorf("%s: after recovery %s", tc.outcome, got)
+		}
+	}
+}

@@ -222,6 +222,14 @@ func (s *States) Get(providerName, model string, cfg BreakerConfig) *TargetState
 	return st
 }
 
+// Lookup returns the state of a provider model, if it is known.
+func (s *States) Lookup(providerName, model string) (*TargetState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.m[providerName+"\x00"+model]
+	return st, ok
+}
+
 // All returns every known target state, sorted by provider then model.
 func (s *States) All() []*TargetState {
 	s.mu.Lock()
