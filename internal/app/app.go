@@ -227,7 +227,7 @@ func (a *App) statusChanged(ev health.StatusChanged) {
 	if ev.To > ev.From {
 		level = slog.LevelWarn
 	}
-	a.log.Log(context.Background(), level, "status changed: "+ev.Summary,
+	a.log.Log(context.Background(), level, "status changed: "+ev.Text,
 		"kind", ev.Kind, "name", ev.Name, "from", ev.From.String(), "to", ev.To.String(),
 		"requests", ev.Requests, "failures", ev.Failures, "window", ev.Window.String(), "in_a_row", ev.InARow)
 }

@@ -27,10 +27,15 @@ const (
 	ClientCanceled
 	// TimeoutAttempt is a non-streaming attempt that hit timeouts.attempt or the request deadline.
 	TimeoutAttempt
-	numOutcomes
+	// CheckFailed is an active check whose target answered but whose
+	// conditions did not hold (a 500, a wrong body, a certificate too close
+	// to expiry).
+	CheckFailed
+	// NumOutcomes is the number of outcome classes, for arrays indexed by Outcome.
+	NumOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{
+var outcomeNames = [NumOutcomes]string{
 	OK:                "ok",
 	ConnError:         "conn_error",
 	TimeoutHeader:     "timeout_header",
@@ -44,10 +49,11 @@ var outcomeNames = [numOutcomes]string{
 	Truncated:         "truncated",
 	ClientCanceled:    "client_canceled",
 	TimeoutAttempt:    "timeout_attempt",
+	CheckFailed:       "check_failed",
 }
 
 func (o Outcome) String() string {
-	if o < numOutcomes {
+	if o < NumOutcomes {
 		return outcomeNames[o]
 	}
 	return "unknown"
@@ -55,7 +61,7 @@ func (o Outcome) String() string {
 
 // Outcomes lists every outcome, for pre-resolving metric label children.
 func Outcomes() []Outcome {
-	out := make([]Outcome, numOutcomes)
+	out := make([]Outcome, NumOutcomes)
 	for i := range out {
 		out[i] = Outcome(i)
 	}
@@ -68,14 +74,24 @@ func (o Outcome) Failed() bool {
 	return o != OK && o != HTTP4xx && o != ClientCanceled
 }
 
-// RateLimit is what the provider said about its limits, when it said it.
-// -1 means not reported.
+// RateLimit is what the provider said about its limits, when it said it
+// (OpenAI's x-ratelimit-* or Anthropic's anthropic-ratelimit-* headers).
+// -1 means not reported; a zero reset means not reported.
 type RateLimit struct {
+	LimitRequests     int64
+	LimitTokens       int64
 	RemainingRequests int64
 	RemainingTokens   int64
-	ResetRequests     time.Duration
-	ResetTokens       time.Duration
+	// ResetRequests and ResetTokens: how long until the quota is full again.
+	ResetRequests time.Duration
+	ResetTokens   time.Duration
 }
+
+// NoRateLimit is a RateLimit with nothing reported.
+var NoRateLimit = RateLimit{LimitRequests: -1, LimitTokens: -1, RemainingRequests: -1, RemainingTokens: -1}
+
+// Reported says whether the provider reported any remaining quota.
+func (r RateLimit) Reported() bool { return r.RemainingRequests >= 0 || r.RemainingTokens >= 0 }
 
 // Observation is one attempt at one target, from the gateway or a probe.
 type Observation struct {
@@ -91,14 +107,19 @@ type Observation struct {
 	Status    int // HTTP status from upstream; 0 when none arrived
 	Latency   time.Duration
 	TTFT      time.Duration // streams: time to first event; 0 otherwise
+	// Elapsed is the time from the request's arrival to the end of this
+	// attempt: on the final attempt, what the client waited.
+	Elapsed time.Duration
 	// Tokens as reported by the provider's usage.
 	InputTokens  int
 	OutputTokens int
 	CachedTokens int
 	OutputChars  int
 	// Fallback is true when a target other than the route's first choice served the request.
-	Fallback  bool
-	Stream    bool
-	Probe     bool
+	Fallback bool
+	Stream   bool
+	Probe    bool
+	// Check names the active check that made a probe observation.
+	Check     string
 	RateLimit RateLimit
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/relais/relais/internal/clock"
+	"github.com/relais/relais/internal/event"
 )
 
 // Status is a component's health in Atlassian Statuspage's words.
@@ -79,8 +80,31 @@ type StatusChanged struct {
 	// InARow is the failures in a row that decided, when they did.
 	InARow int
 	// Held: the gateway holds traffic off the target after those failures.
-	Held    bool
-	Summary string
+	Held bool
+	Text string // one sentence for people
+}
+
+var _ event.Event = StatusChanged{}
+
+func (ev StatusChanged) Type() string { return "status_changed" }
+func (ev StatusChanged) About() event.Subject {
+	return event.Subject{Kind: string(ev.Kind), Name: ev.Name}
+}
+func (ev StatusChanged) When() time.Time { return ev.At }
+func (ev StatusChanged) Summary() string { return ev.Text }
+
+// Severity: an outage is critical, a degradation a warning, a recovery
+// (a better status) news.
+func (ev StatusChanged) Severity() event.Severity {
+	switch {
+	case ev.To < ev.From:
+		return event.Info
+	case ev.To == MajorOutage:
+		return event.Critical
+	case ev.To == PartialOutage && ev.Kind == KindRoute:
+		return event.Critical
+	}
+	return event.Warning
 }
 
 // Tracker keeps passive health from observations: per target, what the
@@ -373,14 +397,14 @@ func (ev StatusChanged) named(k Kind, name string) StatusChanged {
 		failedInARow = "its last request failed"
 	}
 	if ev.Held {
-		ev.Summary = fmt.Sprintf("%s %s is %s (was %s): %s and relais holds traffic off it", k, name, ev.To, ev.From, failedInARow)
+		ev.Text = fmt.Sprintf("%s %s is %s (was %s): %s and relais holds traffic off it", k, name, ev.To, ev.From, failedInARow)
 		return ev
 	}
 	if ev.InARow > 0 {
-		ev.Summary = fmt.Sprintf("%s %s is %s (was %s): %s", k, name, ev.To, ev.From, failedInARow)
+		ev.Text = fmt.Sprintf("%s %s is %s (was %s): %s", k, name, ev.To, ev.From, failedInARow)
 		return ev
 	}
-	ev.Summary = fmt.Sprintf("%s %s is %s (was %s): %d of %d requests failed in the last %s",
+	ev.Text = fmt.Sprintf("%s %s is %s (was %s): %d of %d requests failed in the last %s",
 		k, name, ev.To, ev.From, ev.Failures, ev.Requests, ev.Window)
 	return ev
 }

@@ -64,7 +64,7 @@ func TestHardOutageIsMajorWithinSeconds(t *testing.T) {
 	if got := tr.TargetStatus("p", "m"); got != Operational {
 		t.Errorf("after recovery: %s", got)
 	}
-	if last := rec.events[len(rec.events)-1]; last.To != Operational || last.Summary == "" {
+	if last := rec.events[len(rec.events)-1]; last.To != Operational || last.Text == "" {
 		t.Errorf("last event %+v", last)
 	}
 }
