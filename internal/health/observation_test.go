@@ -29,6 +29,7 @@ func TestOutcomes(t *testing.T) {
 		{health.Truncated, "truncated", true},
 		{health.ClientCanceled, "client_canceled", false},
 		{health.TimeoutAttempt, "timeout_attempt", true},
+		{health.CheckFailed, "check_failed", true},
 	}
 	all := health.Outcomes()
 	if len(all) != len(want) {
