@@ -249,7 +249,7 @@ func TestTargets(t *testing.T) {
 	b := newBackend(t)
 	st := b.states.Get("sim", "sim-chat", breaker)
 	st.SetDisabled(true)
-	st.ObserveLatency(1500 * time.Microsecond)
+	st.SetLatency(1500 * time.Microsecond)
 	for range 6 { // failures in a row: the target is down
 		b.health.Observe(&health.Observation{Provider: "openai", Model: "gpt-b", Outcome: health.HTTP5xx})
 	}

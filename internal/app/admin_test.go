@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/relais/relais/internal/route"
 )
 
 // TestReload: app.Apply swaps in a config with a new route while requests
@@ -209,5 +211,22 @@ func TestPassiveStatus(t *testing.T) {
 	}
 	if got := r.metric(t, "relais_component_status", `kind="target"`, `name="primary/primary-model"`); got != 3 {
 		t.Errorf("relais_component_status for primary = %v, want 3", got)
+	}
+	// Routing now holds traffic off the dead target: the next requests go
+	// straight to the backup, but for at most one trial in the first
+	// DownTrialEvery.
+	before := primary.requests()
+	start := time.Now()
+	for range 10 {
+		got := chat(t, c, false, chatParams("chat"))
+		if got.err != nil {
+			t.Fatal(got.err)
+		}
+		if got.header.Get("x-relais-provider") != "backup" {
+			t.Fatalf("served by %q", got.header.Get("x-relais-provider"))
+		}
+	}
+	if sent, allowed := primary.requests()-before, int(time.Since(start)/route.DownTrialEvery)+1; sent > allowed {
+		t.Errorf("primary got %d requests while major_outage, want at most %d trials", sent, allowed)
 	}
 }

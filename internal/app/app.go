@@ -216,13 +216,39 @@ func (a *App) tickHealth(ctx context.Context) {
 			return
 		case <-t.C:
 			a.health.Tick()
+			a.updateLatencies()
 		}
 	}
 }
 
-// statusChanged logs a component's new status and exports it.
+// updateLatencies gives least_latency each target's median time to answer
+// over the last minute. A target without traffic in that minute becomes
+// unknown, which least_latency tries first: a slow target is measured again
+// about once a minute, so it wins traffic back when it gets faster.
+func (a *App) updateLatencies() {
+	seen := map[*route.TargetState]bool{}
+	a.health.Responsiveness(func(provider, model string, d time.Duration) {
+		if st, ok := a.states.Lookup(provider, model); ok {
+			st.SetLatency(d)
+			seen[st] = true
+		}
+	})
+	for _, st := range a.states.All() {
+		if !seen[st] {
+			st.SetLatency(0)
+		}
+	}
+}
+
+// statusChanged logs a component's new status and exports it. A target in
+// major_outage is held off by routing, with trials, until it recovers.
 func (a *App) statusChanged(ev health.StatusChanged) {
 	a.status.WithLabelValues(string(ev.Kind), ev.Name).Set(float64(ev.To))
+	if ev.Kind == health.KindTarget {
+		if st, ok := a.states.Lookup(ev.Provider, ev.Model); ok {
+			st.SetDown(ev.To == health.MajorOutage, ev.At)
+		}
+	}
 	level := slog.LevelInfo
 	if ev.To > ev.From {
 		level = slog.LevelWarn

@@ -72,7 +72,12 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 	var skipped []*route.Target // rare: allocated only when a breaker denies
 	tried := false
 	for _, t := range order {
-		permit := t.Breaker.Allow()
+		// Passive health first: a target it holds off must not take the
+		// breaker's one half-open trial.
+		permit := route.Denied
+		if t.Admit(req.start) {
+			permit = t.Breaker.Allow()
+		}
 		if permit == route.Denied {
 			skipped = append(skipped, t)
 			g.metrics.skip(t)
@@ -86,7 +91,7 @@ func (g *Gateway) attemptLoop(ctx context.Context, w http.ResponseWriter, rt *Ru
 			break
 		}
 	}
-	// Every target was open or cooling: try them anyway, in order, rather than fail untried.
+	// Every target was open, cooling or down: try them anyway, in order, rather than fail untried.
 	if !tried {
 		for _, t := range skipped {
 			if g.tryTarget(ctx, w, rt, req, t, route.Forced, &last) {
@@ -197,9 +202,6 @@ func (g *Gateway) settle(w http.ResponseWriter, rt *Runtime, req *request, t *ro
 	default:
 		t.Breaker.Record(permit, !v.failure)
 	}
-	if res.outcome == health.OK {
-		t.ObserveLatency(latency)
-	}
 	if v.badConfig {
 		g.log.Error("provider refused relais's credentials; check its api_key", "provider", t.Provider, "model", t.Model, "status", res.status)
 	}
@@ -270,7 +272,7 @@ func (g *Gateway) plainAttempt(ctx context.Context, rt *Runtime, req *request, t
 		return nil
 	}
 	body := buf.Bytes()
-	*res = result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
+	*res = result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header, g.clk)}
 	up := &upstream{status: resp.StatusCode, header: resp.Header, body: body, buf: buf}
 	if resp.StatusCode == http.StatusOK {
 		res.outcome = g.plainAnswer(req, t, up)
@@ -364,7 +366,7 @@ func classifyStatus(res *result, h http.Header, body []byte, now time.Time) {
 // transportResult classifies an error before or while reading an answer.
 // reqCtx ends only when the client goes away; timeouts are the attempt's.
 func transportResult(reqCtx, attemptCtx context.Context, err error) result {
-	res := result{retry: -1, err: err, rateLimit: health.RateLimit{RemainingRequests: -1, RemainingTokens: -1}}
+	res := result{retry: -1, err: err, rateLimit: health.NoRateLimit}
 	if reqCtx.Err() != nil {
 		res.outcome = health.ClientCanceled
 		return res
@@ -487,7 +489,8 @@ func (g *Gateway) observe(req *request, t *route.Target, res result, started tim
 	o := health.Observation{
 		Time: started, RequestID: req.id, Route: req.route.Name, Provider: t.Provider, Model: t.Model,
 		Key: req.client.Name, Attempt: req.attempts, Final: final, Outcome: res.outcome, Status: res.status,
-		Latency: latency, Stream: req.p.stream, Fallback: final && t != req.first, RateLimit: res.rateLimit,
+		Latency: latency, Elapsed: started.Add(latency).Sub(req.start), Stream: req.p.stream,
+		Fallback: final && t != req.first, RateLimit: res.rateLimit,
 	}
 	if final {
 		o.TTFT = req.ttft

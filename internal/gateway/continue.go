@@ -160,9 +160,6 @@ func (g *Gateway) continueStream(ctx context.Context, w http.ResponseWriter, rt 
 				cached: c.first.cached + second.cached, chars: len(c.text)}
 		}
 		t.Breaker.Record(permit, ok || res.outcome == health.ClientCanceled)
-		if ok {
-			t.ObserveLatency(latency)
-		}
 		g.observe(req, t, *res, started, latency, ok || c.pending)
 		if ok {
 			req.served, req.outcome = t, health.OK

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/relais/relais/internal/clock"
 	"github.com/relais/relais/internal/health"
 )
 
@@ -105,25 +106,59 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 	return -1
 }
 
-// readRateLimit reads the provider's own rate-limit headers (OpenAI's names),
-// which feed quota forecasts.
-func readRateLimit(h http.Header) health.RateLimit {
-	rl := health.RateLimit{RemainingRequests: -1, RemainingTokens: -1}
-	if v := h.Get("X-Ratelimit-Remaining-Requests"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			rl.RemainingRequests = n
-		}
+// readRateLimit reads the provider's own rate-limit headers, OpenAI's
+// (x-ratelimit-*, resets as durations such as "6m0s" or "20ms") or
+// Anthropic's (anthropic-ratelimit-*, resets as RFC 3339 times). They feed
+// quota forecasts. Only a response with a remaining count is read at all,
+// so most answers cost two header lookups.
+func readRateLimit(h http.Header, clk clock.Clock) health.RateLimit {
+	rl := health.NoRateLimit
+	if v := h.Get("X-Ratelimit-Remaining-Requests"); v != "" || h.Get("X-Ratelimit-Remaining-Tokens") != "" {
+		rl.RemainingRequests = headerInt(v)
+		rl.RemainingTokens = headerInt(h.Get("X-Ratelimit-Remaining-Tokens"))
+		rl.LimitRequests = headerInt(h.Get("X-Ratelimit-Limit-Requests"))
+		rl.LimitTokens = headerInt(h.Get("X-Ratelimit-Limit-Tokens"))
+		rl.ResetRequests = headerDuration(h.Get("X-Ratelimit-Reset-Requests"))
+		rl.ResetTokens = headerDuration(h.Get("X-Ratelimit-Reset-Tokens"))
+		return rl
 	}
-	if v := h.Get("X-Ratelimit-Remaining-Tokens"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			rl.RemainingTokens = n
-		}
-	}
-	if v := h.Get("X-Ratelimit-Reset-Requests"); v != "" {
-		rl.ResetRequests, _ = time.ParseDuration(v)
-	}
-	if v := h.Get("X-Ratelimit-Reset-Tokens"); v != "" {
-		rl.ResetTokens, _ = time.ParseDuration(v)
+	if v := h.Get("Anthropic-Ratelimit-Requests-Remaining"); v != "" || h.Get("Anthropic-Ratelimit-Tokens-Remaining") != "" {
+		rl.RemainingRequests = headerInt(v)
+		rl.RemainingTokens = headerInt(h.Get("Anthropic-Ratelimit-Tokens-Remaining"))
+		rl.LimitRequests = headerInt(h.Get("Anthropic-Ratelimit-Requests-Limit"))
+		rl.LimitTokens = headerInt(h.Get("Anthropic-Ratelimit-Tokens-Limit"))
+		rl.ResetRequests = headerTimeUntil(h.Get("Anthropic-Ratelimit-Requests-Reset"), clk)
+		rl.ResetTokens = headerTimeUntil(h.Get("Anthropic-Ratelimit-Tokens-Reset"), clk)
 	}
 	return rl
+}
+
+// headerInt parses a count, -1 when absent or malformed.
+func headerInt(v string) int64 {
+	if v == "" {
+		return -1
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+// headerDuration parses OpenAI's reset ("1s", "6m0s", "20ms"), 0 when absent or malformed.
+func headerDuration(v string) time.Duration {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
+}
+
+// headerTimeUntil parses Anthropic's reset, an RFC 3339 time, as the time left until it.
+func headerTimeUntil(v string, clk clock.Clock) time.Duration {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return 0
+	}
+	return max(t.Sub(clk.Now()), 0)
 }

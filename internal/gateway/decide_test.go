@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relais/relais/internal/clock"
 	"github.com/relais/relais/internal/health"
 )
 
@@ -72,6 +73,47 @@ func TestParseRetryAfter(t *testing.T) {
 			t.Parallel()
 			if got := parseRetryAfter(tt.h, now); got != tt.want {
 				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadRateLimit(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(now)
+	cases := []struct {
+		name   string
+		header http.Header
+		want   health.RateLimit
+	}{
+		{"none", http.Header{}, health.NoRateLimit},
+		{"openai", http.Header{
+			"X-Ratelimit-Limit-Requests":     {"60"},
+			"X-Ratelimit-Limit-Tokens":       {"150000"},
+			"X-Ratelimit-Remaining-Requests": {"59"},
+			"X-Ratelimit-Remaining-Tokens":   {"149984"},
+			"X-Ratelimit-Reset-Requests":     {"1s"},
+			"X-Ratelimit-Reset-Tokens":       {"6m0s"},
+		}, health.RateLimit{LimitRequests: 60, LimitTokens: 150000, RemainingRequests: 59, RemainingTokens: 149984, ResetRequests: time.Second, ResetTokens: 6 * time.Minute}},
+		{"anthropic", http.Header{
+			"Anthropic-Ratelimit-Requests-Limit":     {"50"},
+			"Anthropic-Ratelimit-Requests-Remaining": {"49"},
+			"Anthropic-Ratelimit-Requests-Reset":     {"2026-11-26T12:00:30Z"},
+			"Anthropic-Ratelimit-Tokens-Limit":       {"40000"},
+			"Anthropic-Ratelimit-Tokens-Remaining":   {"39000"},
+			"Anthropic-Ratelimit-Tokens-Reset":       {"2026-11-26T12:01:00Z"},
+		}, health.RateLimit{LimitRequests: 50, LimitTokens: 40000, RemainingRequests: 49, RemainingTokens: 39000, ResetRequests: 30 * time.Second, ResetTokens: time.Minute}},
+		{"malformed values are not reported", http.Header{
+			"X-Ratelimit-Remaining-Requests": {"lots"},
+			"X-Ratelimit-Remaining-Tokens":   {"-4"},
+			"X-Ratelimit-Reset-Requests":     {"soon"},
+		}, health.NoRateLimit},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := readRateLimit(c.header, clk); got != c.want {
+				t.Errorf("got %+v\nwant %+v", got, c.want)
 			}
 		})
 	}

@@ -58,7 +58,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "relais_rejected_requests_total", Help: "Requests refused before routing, by reason (unauthorized, rate_limited, overloaded, client_canceled).",
 		}, []string{"reason"}),
 		skips: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relais_breaker_skips_total", Help: "Times a target was skipped without a network call because its breaker was open or cooling.",
+			Name: "relais_breaker_skips_total", Help: "Times a target was skipped without a network call: its breaker was open or cooling, or passive health found it in major_outage (between trials).",
 		}, []string{"provider", "model"}),
 		malformd: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relais_sse_malformed_events_total", Help: "Stream events from providers that were not valid JSON and were skipped.",

@@ -127,7 +127,7 @@ func (s *sseCopy) open(rt *Runtime, call *provider.Call) bool {
 		return false
 	}
 	s.body = resp.Body
-	*s.res = result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header)}
+	*s.res = result{status: resp.StatusCode, retry: -1, rateLimit: readRateLimit(resp.Header, s.g.clk)}
 	if resp.StatusCode == http.StatusOK {
 		s.timer.arm(phaseFirstToken, time.Until(sentAt.Add(rt.Timeouts.FirstToken.D())))
 		s.br = readerPool.Get().(*bufio.Reader)

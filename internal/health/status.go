@@ -66,14 +66,27 @@ type Kind string
 const (
 	KindTarget Kind = "target"
 	KindRoute  Kind = "route"
+	// KindCheck is an active check of anything else an AI feature needs
+	// (a vector database, an internal API): judged on its runs.
+	KindCheck Kind = "check"
 )
+
+// CheckThresholds judge active checks, which run every few seconds at
+// most: failures in a row decide, as volume never fills a window.
+func CheckThresholds() Thresholds {
+	th := DefaultThresholds()
+	th.ConsecutiveFailures = 3
+	return th
+}
 
 // StatusChanged is the event of a component taking a new status.
 type StatusChanged struct {
-	Kind     Kind
-	Name     string // "provider/model" or the route's name
-	From, To Status
-	At       time.Time
+	Kind Kind
+	Name string // "provider/model", the route's or the check's name
+	// Provider and Model name a target (Kind target).
+	Provider, Model string
+	From, To        Status
+	At              time.Time
 	// Requests and Failures over the window that decided, and its length.
 	Requests, Failures int
 	Window             time.Duration
@@ -116,6 +129,7 @@ type Tracker struct {
 	th       Thresholds
 	targets  map[componentKey]*series
 	routes   map[componentKey]*series
+	checks   map[componentKey]*series
 	onChange func(StatusChanged)
 	// refusing reports whether the gateway holds traffic off a target (its
 	// breaker is open or cooling down after failures). Such a target gets
@@ -130,7 +144,28 @@ func (t *Tracker) SetRefusing(f func(provider, model string) bool) { t.refusing 
 // NewTracker returns a tracker that calls onChange (under no lock of its
 // own callers) for every status change.
 func NewTracker(clk clock.Clock, th Thresholds, onChange func(StatusChanged)) *Tracker {
-	return &Tracker{clk: clk, th: th, targets: map[componentKey]*series{}, routes: map[componentKey]*series{}, onChange: onChange}
+	return &Tracker{clk: clk, th: th, targets: map[componentKey]*series{}, routes: map[componentKey]*series{},
+		checks: map[componentKey]*series{}, onChange: onChange}
+}
+
+// kinds lists the component maps in the order Statuses reports them.
+func (t *Tracker) kinds() [3]struct {
+	k Kind
+	m map[componentKey]*series
+} {
+	return [3]struct {
+		k Kind
+		m map[componentKey]*series
+	}{{KindTarget, t.targets}, {KindRoute, t.routes}, {KindCheck, t.checks}}
+}
+
+func (t *Tracker) thresholds(k Kind) Thresholds {
+	if k == KindCheck {
+		th := t.th
+		th.ConsecutiveFailures = min(th.ConsecutiveFailures, CheckThresholds().ConsecutiveFailures)
+		return th
+	}
+	return t.th
 }
 
 // componentKey names a target (provider, model) or a route (name, "")
@@ -166,9 +201,20 @@ func (t *Tracker) Observe(o *Observation) {
 	now := t.clk.Now()
 	var events []StatusChanged
 	t.mu.Lock()
-	events = t.add(events, KindTarget, t.targets, componentKey{o.Provider, o.Model}, now, o.Outcome, bad)
+	if o.Provider != "" {
+		s := t.add(&events, KindTarget, t.targets, componentKey{o.Provider, o.Model}, now, o.Outcome, bad)
+		s.recordDetail(now, o, o.Latency)
+		if !o.Probe {
+			s.lastTraffic = now
+		}
+	}
 	if o.Final && o.Route != "" {
-		events = t.add(events, KindRoute, t.routes, componentKey{o.Route, ""}, now, o.Outcome, bad)
+		s := t.add(&events, KindRoute, t.routes, componentKey{o.Route, ""}, now, o.Outcome, bad)
+		s.recordDetail(now, o, o.Elapsed)
+	}
+	if o.Check != "" {
+		s := t.add(&events, KindCheck, t.checks, componentKey{o.Check, ""}, now, o.Outcome, bad)
+		s.recordDetail(now, o, o.Latency)
 	}
 	t.mu.Unlock()
 	t.emit(events)
@@ -180,14 +226,12 @@ func (t *Tracker) Tick() {
 	now := t.clk.Now()
 	var events []StatusChanged
 	t.mu.Lock()
-	for _, kind := range []struct {
-		k Kind
-		m map[componentKey]*series
-	}{{KindTarget, t.targets}, {KindRoute, t.routes}} {
+	for _, kind := range t.kinds() {
+		th := t.thresholds(kind.k)
 		for key, s := range kind.m {
 			s.held = kind.k == KindTarget && t.refusing != nil && t.refusing(key.a, key.b)
-			if ev, ok := s.evaluate(t.th, now); ok {
-				events = append(events, ev.named(kind.k, key.name()))
+			if ev, ok := s.evaluate(th, now); ok {
+				events = append(events, ev.named(kind.k, key))
 			}
 		}
 	}
@@ -195,7 +239,7 @@ func (t *Tracker) Tick() {
 	t.emit(events)
 }
 
-func (t *Tracker) add(events []StatusChanged, k Kind, m map[componentKey]*series, key componentKey, now time.Time, outcome Outcome, bad bool) []StatusChanged {
+func (t *Tracker) add(events *[]StatusChanged, k Kind, m map[componentKey]*series, key componentKey, now time.Time, outcome Outcome, bad bool) *series {
 	s := m[key]
 	if s == nil {
 		s = &series{}
@@ -205,11 +249,11 @@ func (t *Tracker) add(events []StatusChanged, k Kind, m map[componentKey]*series
 	// A failure may be the one that tips the status: judge at once. Good
 	// news waits for Tick, which keeps evaluation off the busy path.
 	if bad {
-		if ev, ok := s.evaluate(t.th, now); ok {
-			events = append(events, ev.named(k, key.name()))
+		if ev, ok := s.evaluate(t.thresholds(k), now); ok {
+			*events = append(*events, ev.named(k, key))
 		}
 	}
-	return events
+	return s
 }
 
 func (t *Tracker) emit(events []StatusChanged) {
@@ -221,31 +265,65 @@ func (t *Tracker) emit(events []StatusChanged) {
 	}
 }
 
-// ComponentStatus is one component's current status.
+// ComponentStatus is one component's current status and recent traffic.
 type ComponentStatus struct {
 	Kind   Kind
 	Name   string
 	Status Status
 	Since  time.Time
+	// OneMinute and FiveMinutes describe the traffic of the last 1 and 5
+	// minutes (for a route, what clients got).
+	OneMinute, FiveMinutes Window
 }
 
-// Statuses lists every component seen, targets first, by name.
+// Statuses lists every component seen, targets first, then routes and
+// checks, each by name.
 func (t *Tracker) Statuses() []ComponentStatus {
+	now := t.clk.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []ComponentStatus
-	for _, kind := range []struct {
-		k Kind
-		m map[componentKey]*series
-	}{{KindTarget, t.targets}, {KindRoute, t.routes}} {
+	for _, kind := range t.kinds() {
 		start := len(out)
 		for key, s := range kind.m {
-			out = append(out, ComponentStatus{Kind: kind.k, Name: key.name(), Status: s.status, Since: s.since})
+			out = append(out, ComponentStatus{Kind: kind.k, Name: key.name(), Status: s.status, Since: s.since,
+				OneMinute: s.detail(now, time.Minute), FiveMinutes: s.detail(now, 5*time.Minute)})
 		}
 		part := out[start:]
 		sort.Slice(part, func(i, j int) bool { return part[i].Name < part[j].Name })
 	}
 	return out
+}
+
+// CheckStatus returns an active check's status; operational when never run.
+func (t *Tracker) CheckStatus(name string) Status {
+	return t.status(t.checks, componentKey{name, ""})
+}
+
+// LastTraffic returns when the gateway last sent a real (not probe)
+// request to a target; zero when never.
+func (t *Tracker) LastTraffic(provider, model string) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.targets[componentKey{provider, model}]; s != nil {
+		return s.lastTraffic
+	}
+	return time.Time{}
+}
+
+// Responsiveness returns, per target seen, the median time its answers took
+// to begin over the last minute (time to first event for streams, latency
+// otherwise); targets without traffic in that minute are left out. The
+// least_latency strategy orders by it.
+func (t *Tracker) Responsiveness(visit func(provider, model string, d time.Duration)) {
+	now := t.clk.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for key, s := range t.targets {
+		if d := s.responsiveness(now, time.Minute); d > 0 {
+			visit(key.a, key.b, d)
+		}
+	}
 }
 
 // TargetStatus returns a target's status; operational when never seen.
@@ -280,6 +358,8 @@ type bucket struct {
 // status with the evaluations that argue for a change.
 type series struct {
 	buckets     [windowSeconds]bucket
+	slices      [numSlices]slice
+	lastTraffic time.Time
 	consecutive int
 	status      Status
 	since       time.Time
@@ -390,8 +470,12 @@ func (s *series) evaluate(th Thresholds, now time.Time) (StatusChanged, bool) {
 	return ev, true
 }
 
-func (ev StatusChanged) named(k Kind, name string) StatusChanged {
+func (ev StatusChanged) named(k Kind, key componentKey) StatusChanged {
+	name := key.name()
 	ev.Kind, ev.Name = k, name
+	if k == KindTarget {
+		ev.Provider, ev.Model = key.a, key.b
+	}
 	failedInARow := fmt.Sprintf("its last %d requests failed", ev.InARow)
 	if ev.InARow == 1 {
 		failedInARow = "its last request failed"

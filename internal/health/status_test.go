@@ -142,7 +142,8 @@ func TestClientCanceledAndClientErrorsDoNotCount(t *testing.T) {
 // by the observation consumer, not the request.
 func BenchmarkTrackerObserve(b *testing.B) {
 	tr := NewTracker(clock.Real{}, DefaultThresholds(), nil)
-	o := Observation{Provider: "openai", Model: "gpt-4o-mini", Route: "chat", Final: true, Outcome: OK}
+	o := Observation{Provider: "openai", Model: "gpt-4o-mini", Route: "chat", Final: true, Outcome: OK,
+		Stream: true, Latency: 1200 * time.Millisecond, TTFT: 300 * time.Millisecond, Elapsed: 1210 * time.Millisecond, OutputTokens: 90}
 	b.ReportAllocs()
 	for b.Loop() {
 		tr.Observe(&o)

@@ -54,9 +54,19 @@ type TargetState struct {
 	Model    string
 	Breaker  *Breaker
 	disabled atomic.Bool
-	// latency is an exponentially weighted moving average in ns, 0 = unknown.
+	// latency is the median time the target's answers took to begin over
+	// the last minute (from passive health's sketches), in ns; 0 = unknown.
 	latency atomic.Int64
+	// down: passive health judges the target major_outage. Requests skip
+	// it like an open breaker, but one request every DownTrialEvery is let
+	// through (nextTrial, unix ns) so that it can show it recovered even
+	// when no probe watches it.
+	down      atomic.Bool
+	nextTrial atomic.Int64
 }
+
+// DownTrialEvery spaces the trial requests a target in major_outage gets.
+const DownTrialEvery = 5 * time.Second
 
 // Disabled reports whether an operator drained the target.
 func (s *TargetState) Disabled() bool { return s.disabled.Load() }
@@ -65,22 +75,36 @@ func (s *TargetState) Disabled() bool { return s.disabled.Load() }
 // sent finish; new ones skip it.
 func (s *TargetState) SetDisabled(v bool) { s.disabled.Store(v) }
 
-// ObserveLatency feeds the least_latency strategy.
-func (s *TargetState) ObserveLatency(d time.Duration) {
-	for {
-		old := s.latency.Load()
-		next := int64(d)
-		if old != 0 {
-			next = old + (int64(d)-old)/5 // α = 0.2
-		}
-		if s.latency.CompareAndSwap(old, next) {
-			return
-		}
+// SetLatency sets how fast the target answers, for least_latency; 0 = unknown.
+func (s *TargetState) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
+
+// Latency returns how fast the target answers, 0 when unknown.
+func (s *TargetState) Latency() time.Duration { return time.Duration(s.latency.Load()) }
+
+// SetDown records passive health's verdict: down (major_outage) or not.
+// The first trial comes DownTrialEvery after now.
+func (s *TargetState) SetDown(down bool, now time.Time) {
+	if down {
+		s.nextTrial.Store(now.Add(DownTrialEvery).UnixNano())
 	}
+	s.down.Store(down)
 }
 
-// Latency returns the moving average, 0 when unknown.
-func (s *TargetState) Latency() time.Duration { return time.Duration(s.latency.Load()) }
+// Down reports whether passive health judges the target major_outage.
+func (s *TargetState) Down() bool { return s.down.Load() }
+
+// Admit reports whether passive health lets a request go to the target
+// now: always when it is not down, else once per DownTrialEvery.
+func (s *TargetState) Admit(now time.Time) bool {
+	if !s.down.Load() {
+		return true
+	}
+	next := s.nextTrial.Load()
+	if now.UnixNano() < next {
+		return false
+	}
+	return s.nextTrial.CompareAndSwap(next, now.Add(DownTrialEvery).UnixNano())
+}
 
 // Target is one entry of a route.
 type Target struct {

@@ -1,7 +1,10 @@
 package route
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/relais/relais/internal/clock"
 	"github.com/relais/relais/internal/config"
@@ -143,5 +146,57 @@ func TestStatesSurviveRebuild(t *testing.T) {
 	}
 	if !other.Targets[1].Disabled() {
 		t.Error("drain lost across a rebuild")
+	}
+}
+
+// A target passive health finds down is skipped, but gets one trial
+// request every DownTrialEvery, so it can earn its way back.
+func TestDownTargetGetsTrials(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	s := &TargetState{Provider: "p", Model: "m"}
+	if !s.Admit(now) || !s.Admit(now) {
+		t.Fatal("a healthy target refused")
+	}
+	s.SetDown(true, now)
+	if s.Admit(now) || s.Admit(now.Add(DownTrialEvery-time.Millisecond)) {
+		t.Fatal("a down target admitted before its trial was due")
+	}
+	at := now.Add(DownTrialEvery)
+	if !s.Admit(at) {
+		t.Fatal("trial refused when due")
+	}
+	if s.Admit(at) {
+		t.Fatal("two trials in one period")
+	}
+	if !s.Admit(at.Add(DownTrialEvery)) {
+		t.Fatal("next trial refused")
+	}
+	s.SetDown(false, at)
+	if !s.Admit(at) || s.Down() {
+		t.Fatal("a recovered target refused")
+	}
+}
+
+// Concurrent requests share one trial.
+func TestDownTrialIsOne(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	s := &TargetState{}
+	s.SetDown(true, now.Add(-DownTrialEvery))
+	var admitted atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.Admit(now) {
+				admitted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted.Load() != 1 {
+		t.Fatalf("%d trials admitted at once, want 1", admitted.Load())
 	}
 }
