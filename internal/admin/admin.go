@@ -126,17 +126,36 @@ type Target struct {
 	Status    string     `json:"status"`
 	OpenUntil *time.Time `json:"open_until,omitempty"`
 	Disabled  bool       `json:"disabled"`
-	LatencyMS float64    `json:"latency_ewma_ms"`
+	// HeldOff: passive health holds traffic off it (one trial at a time).
+	HeldOff bool `json:"held_off"`
+	// LatencyMS is the median time its answers took to begin over the last
+	// minute, as least_latency sees it. LatencyEWMAMS is its former name,
+	// kept for clients of earlier versions.
+	LatencyMS     float64 `json:"latency_ms"`
+	LatencyEWMAMS float64 `json:"latency_ewma_ms"`
+	// Traffic over the last 1 and 5 minutes, when there was any.
+	OneMinute   *health.Window `json:"one_minute,omitempty"`
+	FiveMinutes *health.Window `json:"five_minutes,omitempty"`
 }
 
 func (s *Server) targets(w http.ResponseWriter, _ *http.Request) {
 	all := s.b.States().All()
 	out := make([]Target, 0, len(all))
 	hs := s.b.Health()
+	windows := map[string]health.ComponentStatus{}
+	for _, c := range hs.Statuses() {
+		if c.Kind == health.KindTarget {
+			windows[c.Name] = c
+		}
+	}
 	for _, st := range all {
+		latency := float64(st.Latency().Microseconds()) / 1000
 		t := Target{Provider: st.Provider, Model: st.Model, Breaker: st.Breaker.State().String(),
 			Status:   hs.TargetStatus(st.Provider, st.Model).String(),
-			Disabled: st.Disabled(), LatencyMS: float64(st.Latency().Microseconds()) / 1000}
+			Disabled: st.Disabled(), HeldOff: st.Down(), LatencyMS: latency, LatencyEWMAMS: latency}
+		if c, ok := windows[st.Provider+"/"+st.Model]; ok {
+			t.OneMinute, t.FiveMinutes = &c.OneMinute, &c.FiveMinutes
+		}
 		if u := st.Breaker.OpenUntil(); t.Breaker == route.Open.String() && !u.IsZero() {
 			t.OpenUntil = &u
 		}
@@ -152,11 +171,14 @@ func (s *Server) statuses(w http.ResponseWriter, _ *http.Request) {
 		Name   string      `json:"name"`
 		Status string      `json:"status"`
 		Since  *time.Time  `json:"since,omitempty"`
+		// For a route, what clients got; for a target, what the provider did.
+		OneMinute   health.Window `json:"one_minute"`
+		FiveMinutes health.Window `json:"five_minutes"`
 	}
 	cs := s.b.Health().Statuses()
 	out := make([]component, 0, len(cs))
 	for _, c := range cs {
-		cp := component{Kind: c.Kind, Name: c.Name, Status: c.Status.String()}
+		cp := component{Kind: c.Kind, Name: c.Name, Status: c.Status.String(), OneMinute: c.OneMinute, FiveMinutes: c.FiveMinutes}
 		if !c.Since.IsZero() {
 			cp.Since = &c.Since
 		}

@@ -264,12 +264,24 @@ func TestTargets(t *testing.T) {
 	decodeJSON(t, a, &got)
 	wantUntil := start.Add(30 * time.Second).Format(time.RFC3339Nano)
 	want := []map[string]any{
-		{"provider": "openai", "model": "gpt-a", "breaker": "closed", "status": "operational", "disabled": false, "latency_ewma_ms": 0.0},
-		{"provider": "openai", "model": "gpt-b", "breaker": "open", "status": "major_outage", "disabled": false, "latency_ewma_ms": 0.0, "open_until": wantUntil},
-		{"provider": "sim", "model": "sim-chat", "breaker": "closed", "status": "operational", "disabled": true, "latency_ewma_ms": 1.5},
+		{"provider": "openai", "model": "gpt-a", "breaker": "closed", "status": "operational", "disabled": false, "held_off": false, "latency_ms": 0.0, "latency_ewma_ms": 0.0},
+		{"provider": "openai", "model": "gpt-b", "breaker": "open", "status": "major_outage", "disabled": false, "held_off": false, "latency_ms": 0.0, "latency_ewma_ms": 0.0, "open_until": wantUntil},
+		{"provider": "sim", "model": "sim-chat", "breaker": "closed", "status": "operational", "disabled": true, "held_off": false, "latency_ms": 1.5, "latency_ewma_ms": 1.5},
 	}
 	if len(got.Targets) != len(want) {
 		t.Fatalf("%d targets, want %d: %s", len(got.Targets), len(want), a.body)
+	}
+	// Only a target with traffic has windows: gpt-b's six failures.
+	for i, tg := range got.Targets {
+		one, _ := tg["one_minute"].(map[string]any)
+		five, _ := tg["five_minutes"].(map[string]any)
+		if hasTraffic := tg["model"] == "gpt-b"; hasTraffic != (one != nil && five != nil) {
+			t.Errorf("targets[%d] windows %v %v", i, one, five)
+		} else if hasTraffic && (one["requests"] != 6.0 || one["failures"] != 6.0 || five["error_ratio"] != 1.0) {
+			t.Errorf("gpt-b windows %v %v", one, five)
+		}
+		delete(tg, "one_minute")
+		delete(tg, "five_minutes")
 	}
 	for i := range want {
 		if !maps.Equal(got.Targets[i], want[i]) {
@@ -296,6 +308,14 @@ func TestStatus(t *testing.T) {
 	}
 	if a.status != http.StatusOK || len(got.Components) != len(want) {
 		t.Fatalf("status %d: %s", a.status, a.body)
+	}
+	for i, c := range got.Components {
+		one, _ := c["one_minute"].(map[string]any)
+		if one["requests"] != 6.0 || one["outcomes"].(map[string]any)["conn_error"] != 6.0 {
+			t.Errorf("components[%d] one_minute %v", i, one)
+		}
+		delete(c, "one_minute")
+		delete(c, "five_minutes")
 	}
 	for i := range want {
 		if !maps.Equal(got.Components[i], want[i]) {
