@@ -99,3 +99,30 @@ func TestSeverityNames(t *testing.T) {
 		}
 	}
 }
+
+func TestRecentKeepsTheLastEventsInOrder(t *testing.T) {
+	b := New()
+	r := NewRecent(b, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	for i := range 5 {
+		b.Publish(ping{n: i})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.Events()) < 3 || r.Events()[2].(ping).n != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("events %v", r.Events())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var got []int
+	for _, e := range r.Events() {
+		got = append(got, e.(ping).n)
+	}
+	if len(got) != 3 || got[0] != 2 || got[1] != 3 || got[2] != 4 {
+		t.Errorf("kept %v, want [2 3 4]", got)
+	}
+	cancel()
+	<-done
+}

@@ -29,6 +29,9 @@ func (s Status) String() string {
 	return "unknown"
 }
 
+// MarshalText writes the status's name, for JSON and logs.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Thresholds say when traffic makes a component degraded or down. A window
 // with fewer than its minimum of requests says nothing, so one error out of
 // two requests is not an outage.
