@@ -159,7 +159,7 @@ func (r *Rollup) setRateLimit(rl health.RateLimit, at time.Time) {
 
 // add counts one observation into the row. It allocates only when a sketch
 // is created (once per row) or grows its bins.
-func (r *Rollup) add(o *health.Observation, at time.Time) {
+func (r *Rollup) add(o *health.Observation) {
 	r.Attempts++
 	failed := o.Outcome.Failed()
 	if failed {
