@@ -122,6 +122,7 @@ type server struct {
 func startServe(t *testing.T, configPath string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--config", configPath)
+	cmd.Dir = t.TempDir() // the default data_dir, ./data, lands there
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,15 @@ import (
 	"github.com/relais/relais/internal/admin"
 	"github.com/relais/relais/internal/clock"
 	"github.com/relais/relais/internal/config"
+	"github.com/relais/relais/internal/event"
 	"github.com/relais/relais/internal/gateway"
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/limit"
 	"github.com/relais/relais/internal/provider"
 	"github.com/relais/relais/internal/provider/registry"
+	"github.com/relais/relais/internal/rollup"
 	"github.com/relais/relais/internal/route"
+	"github.com/relais/relais/internal/store"
 	"github.com/relais/relais/internal/usage"
 )
 
@@ -42,6 +45,13 @@ type App struct {
 	usage  *usage.Accounts
 	health *health.Tracker
 	status *prometheus.GaugeVec // relais_component_status
+
+	// State events flow on bus; recent keeps the last ones for the admin
+	// API. rollups turns observations into per-minute history in store.
+	bus     *event.Bus
+	recent  *event.Recent
+	rollups *rollup.Aggregator
+	store   *store.Store
 
 	states *route.States
 	gw     *gateway.Gateway
@@ -102,6 +112,8 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 		Help: "Passive health of each target (provider/model) and route: 0 operational, 1 degraded_performance, 2 partial_outage, 3 major_outage.",
 	}, []string{"kind", "name"})
 	a.reg.MustRegister(a.status)
+	a.bus = event.New()
+	a.recent = event.NewRecent(a.bus, recentEvents)
 	a.health = health.NewTracker(a.clk, health.DefaultThresholds(), a.statusChanged)
 	a.health.SetRefusing(func(provider, model string) bool {
 		st, ok := a.states.Lookup(provider, model)
@@ -177,12 +189,17 @@ func (a *App) admission(l config.Limits) *limit.Admission {
 
 // Start binds both listeners and starts serving. It returns once listening.
 func (a *App) Start(ctx context.Context) error {
+	if err := a.openStore(ctx); err != nil {
+		return err
+	}
 	var err error
 	if a.gwLn, err = net.Listen("tcp", a.cfg.Listen); err != nil {
+		_ = a.store.Close()
 		return fmt.Errorf("gateway listener: %w", err)
 	}
 	if a.adminLn, err = net.Listen("tcp", a.cfg.Admin.Listen); err != nil {
 		_ = a.gwLn.Close()
+		_ = a.store.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
 	if len(a.cfg.Keys) == 0 {
@@ -194,8 +211,16 @@ func (a *App) Start(ctx context.Context) error {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
-	a.wg.Add(4)
-	go func() { defer a.wg.Done(); _ = a.obs.Run(runCtx, a.usage, a.health) }()
+	a.rollups = rollup.New(a.clk, a.store.Consume)
+	a.wg.Add(8)
+	go func() { defer a.wg.Done(); a.consumeObservations(runCtx) }()
+	go func() { defer a.wg.Done(); _ = a.rollups.Run(runCtx) }()
+	go func() { defer a.wg.Done(); _ = a.recent.Run(runCtx) }()
+	go func() { defer a.wg.Done(); _ = a.logEvents(runCtx) }()
+	go func() {
+		defer a.wg.Done()
+		_ = a.store.RunRetention(runCtx, a.clk, store.DefaultRetention, time.Hour)
+	}()
 	go func() { defer a.wg.Done(); a.tickHealth(runCtx) }()
 	go func() { defer a.wg.Done(); a.serve(a.gwSrv, a.gwLn, "gateway") }()
 	go func() { defer a.wg.Done(); a.serve(a.adminSrv, a.adminLn, "admin") }()
@@ -243,6 +268,7 @@ func (a *App) updateLatencies() {
 // statusChanged logs a component's new status and exports it. A target in
 // major_outage is held off by routing, with trials, until it recovers.
 func (a *App) statusChanged(ev health.StatusChanged) {
+	a.bus.Publish(ev)
 	a.status.WithLabelValues(string(ev.Kind), ev.Name).Set(float64(ev.To))
 	if ev.Kind == health.KindTarget {
 		if st, ok := a.states.Lookup(ev.Provider, ev.Model); ok {
@@ -301,6 +327,9 @@ func (a *App) Stop(ctx context.Context) error {
 	a.cancel()
 	a.wg.Wait()
 	a.closeProviders()
+	if err := a.store.Close(); err != nil {
+		a.log.Error("closing the store", "err", err)
+	}
 	a.log.Info("relais stopped")
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("drain: %w", err)

@@ -79,6 +79,9 @@ func parseConfig(t *testing.T, yaml string) *config.Config {
 	if err != nil {
 		t.Fatalf("config.Parse: %v\n%s", err, yaml)
 	}
+	if cfg.DataDir == "./data" { // the default: keep history out of the source tree
+		cfg.DataDir = t.TempDir()
+	}
 	return cfg
 }
 
