@@ -20,6 +20,7 @@ import (
 	"github.com/relais/relais/internal/clock"
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/route"
+	"github.com/relais/relais/internal/store"
 	"github.com/relais/relais/internal/usage"
 )
 
@@ -36,6 +37,7 @@ type backend struct {
 	states    *route.States
 	health    *health.Tracker
 	usage     *usage.Accounts
+	store     *store.Store
 	reloadErr error
 	reloads   atomic.Int32
 	ready     atomic.Bool
@@ -45,6 +47,9 @@ func (b *backend) States() *route.States   { return b.states }
 func (b *backend) Health() *health.Tracker { return b.health }
 func (b *backend) Usage() *usage.Accounts  { return b.usage }
 func (b *backend) Ready() bool             { return b.ready.Load() }
+func (b *backend) History(ctx context.Context, q store.HistoryQuery) ([]store.Point, error) {
+	return b.store.History(ctx, q)
+}
 func (b *backend) Reload(context.Context) error {
 	b.reloads.Add(1)
 	return b.reloadErr

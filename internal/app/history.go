@@ -56,3 +56,8 @@ func (a *App) consumeObservations(ctx context.Context) {
 }
 
 var _ health.Sink = (*rollup.Aggregator)(nil)
+
+// History reads stored history for the admin API.
+func (a *App) History(ctx context.Context, q store.HistoryQuery) ([]store.Point, error) {
+	return a.store.History(ctx, q)
+}
