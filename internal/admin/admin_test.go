@@ -18,6 +18,7 @@ import (
 
 	"github.com/relais/relais/internal/admin"
 	"github.com/relais/relais/internal/clock"
+	"github.com/relais/relais/internal/event"
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/route"
 	"github.com/relais/relais/internal/store"
@@ -38,6 +39,7 @@ type backend struct {
 	health    *health.Tracker
 	usage     *usage.Accounts
 	store     *store.Store
+	events    []event.Event
 	reloadErr error
 	reloads   atomic.Int32
 	ready     atomic.Bool
@@ -47,6 +49,7 @@ func (b *backend) States() *route.States   { return b.states }
 func (b *backend) Health() *health.Tracker { return b.health }
 func (b *backend) Usage() *usage.Accounts  { return b.usage }
 func (b *backend) Ready() bool             { return b.ready.Load() }
+func (b *backend) Events() []event.Event   { return b.events }
 func (b *backend) History(ctx context.Context, q store.HistoryQuery) ([]store.Point, error) {
 	return b.store.History(ctx, q)
 }

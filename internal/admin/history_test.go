@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relais/relais/internal/clock"
+	"github.com/relais/relais/internal/event"
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/rollup"
 	"github.com/relais/relais/internal/store"
@@ -90,5 +91,40 @@ func TestHistory(t *testing.T) {
 		if a.status != http.StatusBadRequest || !strings.Contains(string(a.body), bad.want) {
 			t.Errorf("%s: %d %s, want 400 with %q", bad.query, a.status, a.body, bad.want)
 		}
+	}
+}
+
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	b.events = []event.Event{
+		health.StatusChanged{Kind: health.KindTarget, Name: "primary/m", Provider: "primary", Model: "m",
+			From: health.Operational, To: health.MajorOutage, At: start, InARow: 5, Text: "target primary/m is major_outage"},
+		health.StatusChanged{Kind: health.KindRoute, Name: "chat", From: health.Operational, To: health.PartialOutage, At: start.Add(time.Second), Text: "route chat is partial_outage"},
+	}
+	a := call(t, http.MethodGet, serve(t, b, token, nil)+"/admin/api/events?type=status_changed", "Bearer "+token, "")
+	var out struct {
+		Events []struct {
+			Type, Severity, Kind, Name, Summary string
+			At                                  time.Time
+			Detail                              map[string]any
+		}
+	}
+	decodeJSON(t, a, &out)
+	if a.status != http.StatusOK || len(out.Events) != 2 {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	e := out.Events[0]
+	if e.Type != "status_changed" || e.Severity != "critical" || e.Kind != "target" || e.Name != "primary/m" ||
+		!e.At.Equal(start) || e.Summary != "target primary/m is major_outage" || e.Detail["to"] != "major_outage" {
+		t.Errorf("event %+v", e)
+	}
+	if out.Events[1].Severity != "critical" {
+		t.Errorf("a route partly down is critical: %+v", out.Events[1])
+	}
+	a = call(t, http.MethodGet, serve(t, b, token, nil)+"/admin/api/events?type=forecast", "Bearer "+token, "")
+	decodeJSON(t, a, &out)
+	if len(out.Events) != 0 {
+		t.Errorf("type filter: %s", a.body)
 	}
 }

@@ -61,3 +61,6 @@ var _ health.Sink = (*rollup.Aggregator)(nil)
 func (a *App) History(ctx context.Context, q store.HistoryQuery) ([]store.Point, error) {
 	return a.store.History(ctx, q)
 }
+
+// Events returns the last state events for the admin API.
+func (a *App) Events() []event.Event { return a.recent.Events() }

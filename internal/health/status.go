@@ -84,20 +84,23 @@ func CheckThresholds() Thresholds {
 
 // StatusChanged is the event of a component taking a new status.
 type StatusChanged struct {
-	Kind Kind
-	Name string // "provider/model", the route's or the check's name
+	Kind Kind   `json:"kind"`
+	Name string `json:"name"` // "provider/model", the route's or the check's name
 	// Provider and Model name a target (Kind target).
-	Provider, Model string
-	From, To        Status
-	At              time.Time
+	Provider string    `json:"provider,omitempty"`
+	Model    string    `json:"model,omitempty"`
+	From     Status    `json:"from"`
+	To       Status    `json:"to"`
+	At       time.Time `json:"at"`
 	// Requests and Failures over the window that decided, and its length.
-	Requests, Failures int
-	Window             time.Duration
+	Requests int           `json:"requests"`
+	Failures int           `json:"failures"`
+	Window   time.Duration `json:"window_ns"`
 	// InARow is the failures in a row that decided, when they did.
-	InARow int
+	InARow int `json:"in_a_row,omitempty"`
 	// Held: the gateway holds traffic off the target after those failures.
-	Held bool
-	Text string // one sentence for people
+	Held bool   `json:"held,omitempty"`
+	Text string `json:"summary"` // one sentence for people
 }
 
 var _ event.Event = StatusChanged{}
