@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relais/relais/internal/app"
+	"github.com/relais/relais/internal/clock"
 	"github.com/relais/relais/internal/route"
 )
 
@@ -228,5 +230,53 @@ func TestPassiveStatus(t *testing.T) {
 	}
 	if sent, allowed := primary.requests()-before, int(time.Since(start)/route.DownTrialEvery)+1; sent > allowed {
 		t.Errorf("primary got %d requests while major_outage, want at most %d trials", sent, allowed)
+	}
+}
+
+// TestHistoryStored: requests become per-minute rollups in the store once
+// their minute closes, read back through /admin/api/history; a status
+// change is an event on /admin/api/events and in relais_events_total.
+func TestHistoryStored(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	primary := newUpstream(t, "primary", fail(http.StatusInternalServerError, `{"error":{"message":"down","type":"server_error"}}`))
+	backup := newUpstream(t, "backup", answer)
+	r := startRelaisWith(t, topology{Primary: primary.url(), Backup: backup.url(), Retries: "{attempts: 1}"}.yaml(), app.Options{Clock: clk})
+	c := r.client(t)
+	for range 6 {
+		if got := chat(t, c, false, chatParams("chat")); got.err != nil {
+			t.Fatal(got.err)
+		}
+	}
+	clk.Advance(2 * time.Minute) // the minute closes, past its grace period
+	type point struct {
+		Attempts, Failed, Requests, Errors, Fallback int64
+	}
+	var out struct{ Points []point }
+	path := "/admin/api/history?route=chat&from=2026-11-26T12:00:00Z&to=2026-11-26T12:05:00Z"
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, body := r.adminDo(t, http.MethodGet, path, "")
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil {
+			t.Fatalf("GET history: %d %s", resp.StatusCode, body)
+		}
+		if len(out.Points) > 0 {
+			break
+		}
+	}
+	// Every request failed on the primary and was served by the backup.
+	if want := []point{{Attempts: 12, Failed: 6, Requests: 6, Errors: 0, Fallback: 6}}; !slices.Equal(out.Points, want) {
+		t.Fatalf("history %+v, want %+v", out.Points, want)
+	}
+	var body []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, body = r.adminDo(t, http.MethodGet, "/admin/api/events?type=status_changed", "")
+		if strings.Contains(string(body), `"name": "primary/primary-model"`) {
+			break
+		}
+	}
+	if !strings.Contains(string(body), `"name": "primary/primary-model"`) {
+		t.Errorf("events: %s", body)
+	}
+	if got := r.metric(t, "relais_events_total", `type="status_changed"`, `severity="critical"`); got < 1 {
+		t.Errorf("relais_events_total{status_changed,critical} = %v", got)
 	}
 }

@@ -44,7 +44,8 @@ type App struct {
 	obs    *health.Queue
 	usage  *usage.Accounts
 	health *health.Tracker
-	status *prometheus.GaugeVec // relais_component_status
+	status *prometheus.GaugeVec   // relais_component_status
+	events *prometheus.CounterVec // relais_events_total
 
 	// State events flow on bus; recent keeps the last ones for the admin
 	// API. rollups turns observations into per-minute history in store.
@@ -111,7 +112,10 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 		Name: "relais_component_status",
 		Help: "Passive health of each target (provider/model) and route: 0 operational, 1 degraded_performance, 2 partial_outage, 3 major_outage.",
 	}, []string{"kind", "name"})
-	a.reg.MustRegister(a.status)
+	a.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "relais_events_total", Help: "State events published: status changes, anomalies, error budget burns, forecasts.",
+	}, []string{"type", "severity"})
+	a.reg.MustRegister(a.status, a.events)
 	a.bus = event.New()
 	a.recent = event.NewRecent(a.bus, recentEvents)
 	a.health = health.NewTracker(a.clk, health.DefaultThresholds(), a.statusChanged)

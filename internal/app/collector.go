@@ -12,6 +12,7 @@ type stateCollector struct {
 	disabled *prometheus.Desc
 	inFlight *prometheus.Desc
 	queued   *prometheus.Desc
+	unsaved  *prometheus.Desc
 }
 
 func newStateCollector(a *App) *stateCollector {
@@ -23,6 +24,8 @@ func newStateCollector(a *App) *stateCollector {
 			"1 when an operator drained the target.", []string{"provider", "model"}, nil),
 		inFlight: prometheus.NewDesc("relais_in_flight_requests", "Requests being served.", nil, nil),
 		queued:   prometheus.NewDesc("relais_queued_requests", "Requests waiting for an in-flight slot.", nil, nil),
+		unsaved: prometheus.NewDesc("relais_rollups_unsaved",
+			"Per-minute rollups kept in memory because the store refused them; retried every minute.", nil, nil),
 	}
 }
 
@@ -31,6 +34,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.disabled
 	ch <- c.inFlight
 	ch <- c.queued
+	ch <- c.unsaved
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -45,4 +49,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	adm := c.a.gw.Runtime().Admission
 	ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(adm.InFlight()))
 	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(adm.Queued()))
+	if c.a.store != nil {
+		ch <- prometheus.MustNewConstMetric(c.unsaved, prometheus.GaugeValue, float64(c.a.store.Unsaved()))
+	}
 }

@@ -27,12 +27,14 @@ func (a *App) openStore(ctx context.Context) error {
 	return nil
 }
 
-// logEvents writes every state event to the log, one line each. Status
+// logEvents writes every state event to the log, one line each, and
+// counts it. Status
 // changes are logged where they happen (statusChanged), with their evidence.
 func (a *App) logEvents(ctx context.Context) error {
 	sub := a.bus.Subscribe("log")
 	defer sub.Close()
 	return sub.Run(ctx, func(e event.Event) {
+		a.events.WithLabelValues(e.Type(), e.Severity().String()).Inc()
 		if _, ok := e.(health.StatusChanged); ok {
 			return
 		}
