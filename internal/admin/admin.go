@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/relais/relais/internal/detect"
 	"github.com/relais/relais/internal/event"
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/route"
@@ -30,6 +31,8 @@ type Backend interface {
 	// Health is the passive status of targets and routes.
 	Health() *health.Tracker
 	Usage() *usage.Accounts
+	// Budgets returns every SLO's error budget and burn rates.
+	Budgets() []detect.Budget
 	// Events returns the last state events, oldest first.
 	Events() []event.Event
 	// History reads stored per-minute history.
@@ -80,6 +83,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /admin/api/status", s.auth(s.statuses))
 	mux.Handle("GET /admin/api/history", s.auth(s.history))
 	mux.Handle("GET /admin/api/events", s.auth(s.events))
+	mux.Handle("GET /admin/api/slos", s.auth(s.slos))
 	mux.Handle("POST /admin/api/targets/disable", s.auth(func(w http.ResponseWriter, r *http.Request) { s.setDisabled(w, r, true) }))
 	mux.Handle("POST /admin/api/targets/enable", s.auth(func(w http.ResponseWriter, r *http.Request) { s.setDisabled(w, r, false) }))
 	mux.Handle("GET /admin/api/usage", s.auth(func(w http.ResponseWriter, _ *http.Request) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/relais/relais/internal/admin"
 	"github.com/relais/relais/internal/clock"
+	"github.com/relais/relais/internal/detect"
 	"github.com/relais/relais/internal/event"
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/route"
@@ -40,6 +41,7 @@ type backend struct {
 	usage     *usage.Accounts
 	store     *store.Store
 	events    []event.Event
+	detect    *detect.Detector
 	reloadErr error
 	reloads   atomic.Int32
 	ready     atomic.Bool
@@ -50,6 +52,12 @@ func (b *backend) Health() *health.Tracker { return b.health }
 func (b *backend) Usage() *usage.Accounts  { return b.usage }
 func (b *backend) Ready() bool             { return b.ready.Load() }
 func (b *backend) Events() []event.Event   { return b.events }
+func (b *backend) Budgets() []detect.Budget {
+	if b.detect == nil {
+		return nil
+	}
+	return b.detect.Budgets()
+}
 func (b *backend) History(ctx context.Context, q store.HistoryQuery) ([]store.Point, error) {
 	return b.store.History(ctx, q)
 }

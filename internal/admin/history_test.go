@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relais/relais/internal/clock"
+	"github.com/relais/relais/internal/detect"
 	"github.com/relais/relais/internal/event"
 	"github.com/relais/relais/internal/health"
 	"github.com/relais/relais/internal/rollup"
@@ -126,5 +128,50 @@ func TestEvents(t *testing.T) {
 	decodeJSON(t, a, &out)
 	if len(out.Events) != 0 {
 		t.Errorf("type filter: %s", a.body)
+	}
+}
+
+// TestSLOs: ten minutes of 100 requests with 2 errors each against a 99 %
+// availability objective: 20 bad of 1000 where the budget allows 10, so the
+// budget is overspent by its size (left = 1 - 20/10 = -1) and every window
+// burns at 0.02 / 0.01 = 2×.
+func TestSLOs(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	d, err := detect.New(clock.NewFake(start), detect.Options{SLOs: []detect.SLO{{Route: "chat", Availability: 0.99}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.detect = d
+	for m := range 10 {
+		d.Minute(context.Background(), []rollup.Rollup{{
+			Key:    rollup.Key{Series: rollup.RouteTarget, Route: "chat", Provider: "p", Model: "m"},
+			Minute: start.Add(time.Duration(m) * time.Minute), Attempts: 100, Requests: 100, Errors: 2, Failed: 2,
+		}})
+	}
+	a := call(t, http.MethodGet, serve(t, b, token, nil)+"/admin/api/slos", "Bearer "+token, "")
+	var out struct {
+		SLOs []struct {
+			Route, Objective, Window string
+			Target                   float64
+			BudgetLeft               float64 `json:"budget_left"`
+			Good, Total              int64
+			Burns                    []struct {
+				Window   string
+				BurnLong float64 `json:"burn_long"`
+			} `json:"burn_rates"`
+		} `json:"slos"`
+	}
+	decodeJSON(t, a, &out)
+	if a.status != http.StatusOK || len(out.SLOs) != 1 {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	s := out.SLOs[0]
+	if s.Route != "chat" || s.Objective != "availability" || s.Target != 0.99 || s.Window != "30d" ||
+		s.Good != 980 || s.Total != 1000 || math.Abs(s.BudgetLeft+1) > 1e-9 || math.IsNaN(s.BudgetLeft) {
+		t.Errorf("slo %+v", s)
+	}
+	if len(s.Burns) != 3 || s.Burns[0].Window != "fast" || math.Abs(s.Burns[0].BurnLong-2) > 1e-9 {
+		t.Errorf("burns %+v", s.Burns)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/relais/relais/internal/admin"
 	"github.com/relais/relais/internal/clock"
 	"github.com/relais/relais/internal/config"
+	"github.com/relais/relais/internal/detect"
 	"github.com/relais/relais/internal/event"
 	"github.com/relais/relais/internal/gateway"
 	"github.com/relais/relais/internal/health"
@@ -53,6 +54,7 @@ type App struct {
 	recent  *event.Recent
 	rollups *rollup.Aggregator
 	store   *store.Store
+	detect  *detect.Detector
 
 	states *route.States
 	gw     *gateway.Gateway
@@ -124,6 +126,10 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 		return ok && st.Breaker.State() == route.Open
 	})
 
+	var err error
+	if a.detect, err = a.newDetector(cfg); err != nil {
+		return nil, err
+	}
 	rt, err := a.build(cfg)
 	if err != nil {
 		a.closeProviders()
@@ -196,6 +202,10 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.openStore(ctx); err != nil {
 		return err
 	}
+	if err := a.seedDetector(ctx); err != nil {
+		_ = a.store.Close()
+		return err
+	}
 	var err error
 	if a.gwLn, err = net.Listen("tcp", a.cfg.Listen); err != nil {
 		_ = a.store.Close()
@@ -215,8 +225,9 @@ func (a *App) Start(ctx context.Context) error {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
-	a.rollups = rollup.New(a.clk, a.store.Consume)
-	a.wg.Add(8)
+	a.rollups = rollup.New(a.clk, a.store.Consume, a.detect.Minute)
+	a.wg.Add(9)
+	go func() { defer a.wg.Done(); _ = a.detect.Run(runCtx) }()
 	go func() { defer a.wg.Done(); a.consumeObservations(runCtx) }()
 	go func() { defer a.wg.Done(); _ = a.rollups.Run(runCtx) }()
 	go func() { defer a.wg.Done(); _ = a.recent.Run(runCtx) }()

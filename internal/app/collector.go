@@ -13,6 +13,8 @@ type stateCollector struct {
 	inFlight *prometheus.Desc
 	queued   *prometheus.Desc
 	unsaved  *prometheus.Desc
+	budget   *prometheus.Desc
+	burn     *prometheus.Desc
 }
 
 func newStateCollector(a *App) *stateCollector {
@@ -26,6 +28,10 @@ func newStateCollector(a *App) *stateCollector {
 		queued:   prometheus.NewDesc("relais_queued_requests", "Requests waiting for an in-flight slot.", nil, nil),
 		unsaved: prometheus.NewDesc("relais_rollups_unsaved",
 			"Per-minute rollups kept in memory because the store refused them; retried every minute.", nil, nil),
+		budget: prometheus.NewDesc("relais_slo_error_budget_remaining",
+			"Fraction of each SLO's error budget left over its window (negative once overspent).", []string{"route", "objective"}, nil),
+		burn: prometheus.NewDesc("relais_slo_burn_rate",
+			"Error budget burn rate over each alert's long window (1 spends the budget exactly over the SLO window).", []string{"route", "objective", "window"}, nil),
 	}
 }
 
@@ -35,6 +41,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.inFlight
 	ch <- c.queued
 	ch <- c.unsaved
+	ch <- c.budget
+	ch <- c.burn
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -49,6 +57,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	adm := c.a.gw.Runtime().Admission
 	ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(adm.InFlight()))
 	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(adm.Queued()))
+	for _, b := range c.a.detect.Budgets() {
+		ch <- prometheus.MustNewConstMetric(c.budget, prometheus.GaugeValue, b.Left, b.Route, b.Objective)
+		for _, br := range b.Burns {
+			ch <- prometheus.MustNewConstMetric(c.burn, prometheus.GaugeValue, br.BurnLong, b.Route, b.Objective, br.Window)
+		}
+	}
 	if c.a.store != nil {
 		ch <- prometheus.MustNewConstMetric(c.unsaved, prometheus.GaugeValue, float64(c.a.store.Unsaved()))
 	}

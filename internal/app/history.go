@@ -51,7 +51,7 @@ func (a *App) logEvents(ctx context.Context) error {
 // then hands the last, partial minute of rollups on: only once the queue is
 // drained is that minute complete.
 func (a *App) consumeObservations(ctx context.Context) {
-	_ = a.obs.Run(ctx, a.usage, a.health, a.rollups)
+	_ = a.obs.Run(ctx, a.usage, a.health, a.rollups, a.detect)
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	a.rollups.FlushAll(flushCtx)
